@@ -1,0 +1,162 @@
+//! `box image ls|pull|rm|tag|inspect|prune`
+
+use std::io::{BufRead, IsTerminal};
+
+use anyhow::Result;
+use serde_json::{json, Value};
+
+use boxc::image::reference::familiar;
+use boxc::image::store::{ImageRecord, Store};
+use boxc::output::human_size;
+
+use super::{images, print, pull, report, rmi, tag, Ctx};
+
+#[derive(clap::Subcommand)]
+pub enum Command {
+    /// List images
+    #[command(visible_alias = "list")]
+    Ls(images::Args),
+    /// Download an image from a registry
+    Pull(pull::Args),
+    /// Remove one or more images
+    Rm(rmi::Args),
+    /// Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE
+    Tag(tag::Args),
+    /// Display detailed information on one or more images
+    Inspect(InspectArgs),
+    /// Remove unused images
+    Prune(PruneArgs),
+}
+
+#[derive(clap::Args)]
+pub struct InspectArgs {
+    #[arg(value_name = "IMAGE", required = true)]
+    images: Vec<String>,
+}
+
+#[derive(clap::Args)]
+pub struct PruneArgs {
+    /// Remove all unused images, not just dangling ones
+    #[arg(short, long)]
+    all: bool,
+    /// Do not prompt for confirmation
+    #[arg(short, long)]
+    force: bool,
+}
+
+pub fn run(ctx: &Ctx, c: Command) -> Result<i32> {
+    match c {
+        Command::Ls(a) => images::run(ctx, a),
+        Command::Pull(a) => pull::run(ctx, a),
+        Command::Rm(a) => rmi::run(ctx, a),
+        Command::Tag(a) => tag::run(ctx, a),
+        Command::Inspect(a) => inspect(ctx, a),
+        Command::Prune(a) => prune(ctx, a),
+    }
+}
+
+fn inspect(ctx: &Ctx, a: InspectArgs) -> Result<i32> {
+    let store = ctx.store()?;
+    let mut out = Vec::new();
+    let mut failed = false;
+    for name in &a.images {
+        match store.resolve(name, ctx.config.default_registry()).map_err(anyhow::Error::from).and_then(|img| describe(ctx, &store, &img)) {
+            Ok(v) => out.push(v),
+            Err(e) => {
+                report(&e);
+                failed = true;
+            }
+        }
+    }
+    print(&format!("{}\n", serde_json::to_string_pretty(&out)?));
+    Ok(if failed { super::EXIT_BOX_ERROR } else { 0 })
+}
+
+/// Docker's `image inspect` shape, for the fields box has.
+fn describe(ctx: &Ctx, store: &Store, img: &ImageRecord) -> Result<Value> {
+    let default = ctx.config.default_registry();
+    let config: Value = serde_json::from_slice(&store.blob(&img.config_digest)?)?;
+    let short = |name: &str| {
+        let (registry, repo) = name.split_once('/').unwrap_or(("", name));
+        familiar(registry, repo, default)
+    };
+    let repo_tags: Vec<String> = store
+        .tags()?
+        .into_iter()
+        .filter(|(_, id)| *id == img.id)
+        .map(|(t, _)| {
+            let (name, tag) = t.rsplit_once(':').unwrap_or((&t, "latest"));
+            format!("{}:{tag}", short(name))
+        })
+        .collect();
+    let repo_digests: Vec<String> = img
+        .repo_digests
+        .iter()
+        .map(|d| {
+            let (name, digest) = d.split_once('@').unwrap_or((d, ""));
+            format!("{}@{digest}", short(name))
+        })
+        .collect();
+    let lower: Vec<String> = img.layers.iter().rev().map(|l| store.layer_diff(&l.digest).display().to_string()).collect();
+    Ok(json!({
+        "Id": img.id,
+        "RepoTags": repo_tags,
+        "RepoDigests": repo_digests,
+        "Parent": "",
+        "Comment": config.get("comment").cloned().unwrap_or(json!("")),
+        "Created": img.created.clone().unwrap_or_default(),
+        "Author": config.get("author").cloned().unwrap_or(json!("")),
+        "Config": config.get("config").cloned().unwrap_or(json!({})),
+        "Architecture": config.get("architecture").cloned().unwrap_or(json!("")),
+        "Variant": config.get("variant").cloned(),
+        "Os": config.get("os").cloned().unwrap_or(json!("")),
+        "Size": img.size,
+        "GraphDriver": { "Name": "overlay", "Data": { "LowerDir": lower.join(":") } },
+        "RootFS": { "Type": "layers", "Layers": img.layers.iter().map(|l| l.diff_id.clone()).collect::<Vec<_>>() },
+        "Metadata": { "LastTagTime": img.stored },
+        "Descriptor": { "mediaType": img.manifest_media_type, "digest": img.manifest_digest },
+    }))
+}
+
+fn prune(ctx: &Ctx, a: PruneArgs) -> Result<i32> {
+    let what = if a.all { "all images without at least one container associated to them" } else { "all dangling images" };
+    if !a.force && !confirm(&format!("WARNING! This will remove {what}.\nAre you sure you want to continue? [y/N] ")) {
+        return Ok(0);
+    }
+    ctx.enter_userns()?;
+    let store = ctx.store()?;
+    let _gc = store.lock_exclusive()?;
+    let tags = store.tags()?;
+    let mut out = String::new();
+    for img in store.images()? {
+        let tagged = tags.values().any(|id| *id == img.id);
+        if tagged && !a.all {
+            continue;
+        }
+        for t in store.remove_image(&img.id)? {
+            out.push_str(&format!("untagged: {t}\n"));
+        }
+        out.push_str(&format!("deleted: {}\n", img.id));
+    }
+    let freed = store.collect_garbage()?;
+    store.clean_tmp();
+    if !out.is_empty() {
+        print(&format!("Deleted Images:\n{out}\n"));
+    }
+    print(&format!("Total reclaimed space: {}\n", human_size(freed)));
+    Ok(0)
+}
+
+/// Asks on the terminal; anything but y/yes (or no terminal answer at all) is no.
+pub fn confirm(question: &str) -> bool {
+    eprint!("{question}");
+    let stdin = std::io::stdin();
+    if !stdin.is_terminal() {
+        eprintln!();
+    }
+    let mut line = String::new();
+    if stdin.lock().read_line(&mut line).is_err() {
+        return false;
+    }
+    matches!(line.trim().to_ascii_lowercase().as_str(), "y" | "yes")
+}

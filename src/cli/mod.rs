@@ -1,0 +1,156 @@
+//! The command line: one module per command, each a clap struct and a `run` that
+//! turns flags into calls on the library. Nothing below `cli` knows about clap.
+
+use std::io::Write;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+
+use boxc::config::{Config, Dirs};
+use boxc::runtime::idmap::IdMapping;
+
+mod docs;
+mod image;
+mod images;
+mod info;
+mod pull;
+mod rmi;
+mod tag;
+
+/// Exit status for errors of box itself, as Docker's CLI uses it.
+pub const EXIT_BOX_ERROR: i32 = 125;
+
+#[derive(Parser)]
+#[command(
+    name = "box",
+    version,
+    about = "Rootless, daemonless containers",
+    long_about = "Rootless, daemonless containers: Docker's command line, no root and no daemon.\n\nImages live in $XDG_DATA_HOME/box; live state in $XDG_RUNTIME_DIR/box; settings in $XDG_CONFIG_HOME/box/config.toml.",
+    disable_help_subcommand = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Download an image from a registry
+    Pull(pull::Args),
+    /// List images
+    Images(images::Args),
+    /// Remove one or more images
+    Rmi(rmi::Args),
+    /// Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE
+    Tag(tag::Args),
+    /// Manage images
+    #[command(subcommand)]
+    Image(image::Command),
+    /// Display system-wide information
+    Info(info::Args),
+    /// Show the box version information
+    Version,
+    /// Print a shell completion script
+    Completion(docs::CompletionArgs),
+}
+
+/// What every command may need, worked out once before any namespace is entered.
+pub struct Ctx {
+    pub dirs: Dirs,
+    pub config: Config,
+    pub idmap: IdMapping,
+}
+
+impl Ctx {
+    fn load() -> Result<Ctx> {
+        let dirs = Dirs::from_env()?;
+        let config = Config::load(&dirs.config_file)?;
+        Ok(Ctx { dirs, config, idmap: IdMapping::detect() })
+    }
+
+    /// Opens the store without entering a user namespace: for commands that only read
+    /// records or write the user's own JSON files.
+    pub fn store(&self) -> Result<boxc::image::store::Store> {
+        Ok(boxc::image::store::Store::open(&self.dirs.data)?)
+    }
+
+    /// Moves this process into the store's user namespace, for commands that create or
+    /// remove layer files owned by mapped ids. Must run before any thread starts.
+    pub fn enter_userns(&self) -> Result<()> {
+        boxc::runtime::userns::enter(&self.idmap)?;
+        Ok(())
+    }
+}
+
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = match e.kind() {
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => 0,
+                clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => EXIT_BOX_ERROR,
+                _ => EXIT_BOX_ERROR,
+            };
+            let _ = e.print();
+            return code;
+        }
+    };
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            report(&e);
+            EXIT_BOX_ERROR
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<i32> {
+    if let Command::Completion(a) = &cli.command {
+        return docs::completion(a);
+    }
+    if let Command::Version = &cli.command {
+        print(&format!(
+            "Version:  {}\nOS/Arch:  linux/{}\n",
+            env!("CARGO_PKG_VERSION"),
+            boxc::image::manifest::Platform::host().architecture
+        ));
+        return Ok(0);
+    }
+    let ctx = Ctx::load()?;
+    match cli.command {
+        Command::Pull(a) => pull::run(&ctx, a),
+        Command::Images(a) => images::run(&ctx, a),
+        Command::Rmi(a) => rmi::run(&ctx, a),
+        Command::Tag(a) => tag::run(&ctx, a),
+        Command::Image(c) => image::run(&ctx, c),
+        Command::Info(a) => info::run(&ctx, a),
+        Command::Version | Command::Completion(_) => unreachable!("handled above"),
+    }
+}
+
+/// Prints the error chain once, on one line: "Error: what: why: root cause".
+pub fn report(e: &anyhow::Error) {
+    let mut line = e.to_string();
+    for cause in e.chain().skip(1) {
+        let c = cause.to_string();
+        if !line.contains(&c) {
+            line.push_str(": ");
+            line.push_str(&c);
+        }
+    }
+    eprintln!("Error: {line}");
+}
+
+/// Writes data to stdout; a closed pipe (`box images | head -1`) is not an error.
+pub fn print(s: &str) {
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = out.write_all(s.as_bytes()).and_then(|()| out.flush()) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+    }
+}
+
+pub fn warn(msg: &str) {
+    eprintln!("WARNING: {msg}");
+}
