@@ -16,9 +16,15 @@ pub enum ConfigError {
     #[error("cannot find the home directory (set HOME)")]
     NoHome,
     #[error("cannot read {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{path}: {source}")]
-    Parse { path: PathBuf, source: toml::de::Error },
+    Parse {
+        path: PathBuf,
+        source: toml::de::Error,
+    },
     #[error("{path}: unknown storage driver {driver:?} (choose overlay, fuse-overlayfs or copy)")]
     Driver { path: PathBuf, driver: String },
 }
@@ -92,12 +98,23 @@ impl Config {
         let text = match std::fs::read_to_string(path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Config::default()),
-            Err(source) => return Err(ConfigError::Read { path: path.into(), source }),
+            Err(source) => {
+                return Err(ConfigError::Read {
+                    path: path.into(),
+                    source,
+                })
+            }
         };
-        let cfg: Config = toml::from_str(&text).map_err(|source| ConfigError::Parse { path: path.into(), source })?;
+        let cfg: Config = toml::from_str(&text).map_err(|source| ConfigError::Parse {
+            path: path.into(),
+            source,
+        })?;
         if let Some(d) = &cfg.storage.driver {
             if !matches!(d.as_str(), "overlay" | "fuse-overlayfs" | "copy") {
-                return Err(ConfigError::Driver { path: path.into(), driver: d.clone() });
+                return Err(ConfigError::Driver {
+                    path: path.into(),
+                    driver: d.clone(),
+                });
             }
         }
         Ok(cfg)

@@ -49,11 +49,25 @@ pub fn human_size(bytes: u64) -> String {
 
 /// Go's `%.3g` for the values sizes take (0 ≤ v < 1000).
 fn three_significant(v: f64) -> String {
-    let decimals = if v >= 100.0 { 0 } else if v >= 10.0 { 1 } else { 2 };
+    let decimals = if v >= 100.0 {
+        0
+    } else if v >= 10.0 {
+        1
+    } else {
+        2
+    };
     let s = format!("{v:.decimals$}");
-    let s = if s.contains('.') { s.trim_end_matches('0').trim_end_matches('.').to_string() } else { s };
+    let s = if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        s
+    };
     // Rounding may carry into a fourth digit (999.6 -> "1000"); Go prints 1e+03.
-    if s == "1000" { "1e+03".into() } else { s }
+    if s == "1000" {
+        "1e+03".into()
+    } else {
+        s
+    }
 }
 
 /// Docker's `HumanDuration`, as in "Up 3 minutes" and "2 days ago".
@@ -79,7 +93,10 @@ pub fn human_duration(secs: i64) -> String {
 /// "2 days ago" for an RFC 3339 time, or "N/A" when unknown.
 pub fn ago(rfc3339: Option<&str>) -> String {
     match rfc3339.and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok()) {
-        Some(t) => format!("{} ago", human_duration((chrono::Utc::now() - t.with_timezone(&chrono::Utc)).num_seconds())),
+        Some(t) => format!(
+            "{} ago",
+            human_duration((chrono::Utc::now() - t.with_timezone(&chrono::Utc)).num_seconds())
+        ),
         None => "N/A".into(),
     }
 }
@@ -97,7 +114,10 @@ pub struct Bars {
 
 impl Bars {
     pub fn new() -> Bars {
-        Bars { multi: MultiProgress::with_draw_target(ProgressDrawTarget::stderr()), bars: Mutex::new(HashMap::new()) }
+        Bars {
+            multi: MultiProgress::with_draw_target(ProgressDrawTarget::stderr()),
+            bars: Mutex::new(HashMap::new()),
+        }
     }
 
     fn bar(&self, digest: &str) -> ProgressBar {
@@ -106,9 +126,11 @@ impl Bars {
             .or_insert_with(|| {
                 let b = self.multi.add(ProgressBar::new(0));
                 b.set_style(
-                    ProgressStyle::with_template("{prefix}: {msg:<16} [{bar:30}] {bytes}/{total_bytes}")
-                        .expect("valid template")
-                        .progress_chars("=> "),
+                    ProgressStyle::with_template(
+                        "{prefix}: {msg:<16} [{bar:30}] {bytes}/{total_bytes}",
+                    )
+                    .expect("valid template")
+                    .progress_chars("=> "),
                 );
                 b.set_prefix(crate::image::store::short_id(digest).to_string());
                 b

@@ -43,8 +43,13 @@ fn man_pages() -> Vec<(String, Vec<u8>)> {
 #[cfg(test)]
 fn render(cmd: &clap::Command, name: &str, pages: &mut Vec<(String, Vec<u8>)>) {
     let mut buf = Vec::new();
-    let page = cmd.clone().name(name.to_string()).display_name(name.replace('-', " "));
-    clap_mangen::Man::new(page).render(&mut buf).expect("man page renders");
+    let page = cmd
+        .clone()
+        .name(name.to_string())
+        .display_name(name.replace('-', " "));
+    clap_mangen::Man::new(page)
+        .render(&mut buf)
+        .expect("man page renders");
     pages.push((format!("{name}.1"), buf));
     for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
         render(sub, &format!("{name}-{}", sub.get_name()), pages);
@@ -62,9 +67,18 @@ mod tests {
     fn checked_in_docs_are_current() {
         let root = Path::new(env!("CARGO_MANIFEST_DIR"));
         let mut files: Vec<(std::path::PathBuf, Vec<u8>)> = vec![
-            (root.join("completions/box.bash"), completion_script("bash").into_bytes()),
-            (root.join("completions/_box"), completion_script("zsh").into_bytes()),
-            (root.join("completions/box.fish"), completion_script("fish").into_bytes()),
+            (
+                root.join("completions/box.bash"),
+                completion_script("bash").into_bytes(),
+            ),
+            (
+                root.join("completions/_box"),
+                completion_script("zsh").into_bytes(),
+            ),
+            (
+                root.join("completions/box.fish"),
+                completion_script("fish").into_bytes(),
+            ),
         ];
         for (name, bytes) in man_pages() {
             files.push((root.join("man").join(name), bytes));
@@ -82,7 +96,11 @@ mod tests {
             }
         }
         for dir in ["man"] {
-            for e in std::fs::read_dir(root.join(dir)).into_iter().flatten().flatten() {
+            for e in std::fs::read_dir(root.join(dir))
+                .into_iter()
+                .flatten()
+                .flatten()
+            {
                 if !files.iter().any(|(p, _)| *p == e.path()) {
                     if update {
                         std::fs::remove_file(e.path()).unwrap();
@@ -92,6 +110,9 @@ mod tests {
                 }
             }
         }
-        assert!(stale.is_empty(), "stale generated docs (run BOX_UPDATE_DOCS=1 cargo test): {stale:?}");
+        assert!(
+            stale.is_empty(),
+            "stale generated docs (run BOX_UPDATE_DOCS=1 cargo test): {stale:?}"
+        );
     }
 }

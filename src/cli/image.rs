@@ -60,7 +60,11 @@ fn inspect(ctx: &Ctx, a: InspectArgs) -> Result<i32> {
     let mut out = Vec::new();
     let mut failed = false;
     for name in &a.images {
-        match store.resolve(name, ctx.config.default_registry()).map_err(anyhow::Error::from).and_then(|img| describe(ctx, &store, &img)) {
+        match store
+            .resolve(name, ctx.config.default_registry())
+            .map_err(anyhow::Error::from)
+            .and_then(|img| describe(ctx, &store, &img))
+        {
             Ok(v) => out.push(v),
             Err(e) => {
                 report(&e);
@@ -97,7 +101,12 @@ fn describe(ctx: &Ctx, store: &Store, img: &ImageRecord) -> Result<Value> {
             format!("{}@{digest}", short(name))
         })
         .collect();
-    let lower: Vec<String> = img.layers.iter().rev().map(|l| store.layer_diff(&l.digest).display().to_string()).collect();
+    let lower: Vec<String> = img
+        .layers
+        .iter()
+        .rev()
+        .map(|l| store.layer_diff(&l.digest).display().to_string())
+        .collect();
     Ok(json!({
         "Id": img.id,
         "RepoTags": repo_tags,
@@ -119,8 +128,16 @@ fn describe(ctx: &Ctx, store: &Store, img: &ImageRecord) -> Result<Value> {
 }
 
 fn prune(ctx: &Ctx, a: PruneArgs) -> Result<i32> {
-    let what = if a.all { "all images without at least one container associated to them" } else { "all dangling images" };
-    if !a.force && !confirm(&format!("WARNING! This will remove {what}.\nAre you sure you want to continue? [y/N] ")) {
+    let what = if a.all {
+        "all images without at least one container associated to them"
+    } else {
+        "all dangling images"
+    };
+    if !a.force
+        && !confirm(&format!(
+            "WARNING! This will remove {what}.\nAre you sure you want to continue? [y/N] "
+        ))
+    {
         return Ok(0);
     }
     ctx.enter_userns()?;

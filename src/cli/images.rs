@@ -42,14 +42,27 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<i32> {
     let tags = store.tags()?;
     let mut rows = Vec::new();
     for img in &images {
-        let mine: Vec<&String> = tags.iter().filter(|(_, id)| **id == img.id).map(|(t, _)| t).collect();
+        let mine: Vec<&String> = tags
+            .iter()
+            .filter(|(_, id)| **id == img.id)
+            .map(|(t, _)| t)
+            .collect();
         if mine.is_empty() {
-            rows.push(Row { repo: "<none>".into(), tag: "<none>".into(), image: img });
+            rows.push(Row {
+                repo: "<none>".into(),
+                tag: "<none>".into(),
+                image: img,
+            });
         }
         for t in mine {
             let (name, tag) = t.rsplit_once(':').expect("stored tags have a tag");
-            let (registry, repository) = name.split_once('/').expect("stored names have a registry");
-            rows.push(Row { repo: familiar(registry, repository, default), tag: tag.into(), image: img });
+            let (registry, repository) =
+                name.split_once('/').expect("stored names have a registry");
+            rows.push(Row {
+                repo: familiar(registry, repository, default),
+                tag: tag.into(),
+                image: img,
+            });
         }
     }
     if let Some(filter) = &a.repository {
@@ -57,10 +70,18 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<i32> {
             Some((r, t)) if !t.contains('/') => (r.to_string(), Some(t.to_string())),
             _ => (filter.clone(), None),
         };
-        let frepo = boxc::image::ImageRef::parse_with(&frepo, default).map(|r| r.familiar_name(default)).unwrap_or(frepo);
+        let frepo = boxc::image::ImageRef::parse_with(&frepo, default)
+            .map(|r| r.familiar_name(default))
+            .unwrap_or(frepo);
         rows.retain(|r| r.repo == frepo && ftag.as_ref().is_none_or(|t| *t == r.tag));
     }
-    let id = |img: &ImageRecord| if a.no_trunc { img.id.clone() } else { short_id(&img.id).to_string() };
+    let id = |img: &ImageRecord| {
+        if a.no_trunc {
+            img.id.clone()
+        } else {
+            short_id(&img.id).to_string()
+        }
+    };
     if a.quiet {
         let mut seen = std::collections::BTreeSet::new();
         let mut out = String::new();
@@ -85,7 +106,11 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<i32> {
             if a.digests {
                 c.push(digest_for(r, default).unwrap_or_else(|| "<none>".into()));
             }
-            c.extend([id(r.image), ago(r.image.created.as_deref()), human_size(r.image.size)]);
+            c.extend([
+                id(r.image),
+                ago(r.image.created.as_deref()),
+                human_size(r.image.size),
+            ]);
             c
         })
         .collect();
@@ -98,6 +123,7 @@ fn digest_for(r: &Row, default: &str) -> Option<String> {
     r.image.repo_digests.iter().find_map(|d| {
         let (name, digest) = d.split_once('@')?;
         let (registry, repository) = name.split_once('/')?;
-        (familiar(registry, repository, default) == r.repo || r.repo == "<none>").then(|| digest.to_string())
+        (familiar(registry, repository, default) == r.repo || r.repo == "<none>")
+            .then(|| digest.to_string())
     })
 }

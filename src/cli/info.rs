@@ -16,12 +16,32 @@ pub fn run(ctx: &Ctx, _a: Args) -> Result<i32> {
     let mut line = |k: &str, v: &str| s.push_str(&format!("{k}: {v}\n"));
     let uid = rustix::process::getuid().as_raw();
     line("Version", env!("CARGO_PKG_VERSION"));
-    line("Kernel", &storage::kernel_release().unwrap_or_else(|| "unknown".into()));
-    line("User", &format!("{} (uid {uid})", user_name(uid).unwrap_or_else(|| "?".into())));
+    line(
+        "Kernel",
+        &storage::kernel_release().unwrap_or_else(|| "unknown".into()),
+    );
+    line(
+        "User",
+        &format!(
+            "{} (uid {uid})",
+            user_name(uid).unwrap_or_else(|| "?".into())
+        ),
+    );
     line("Store", &ctx.dirs.data.display().to_string());
     line("Runtime directory", &ctx.dirs.runtime.display().to_string());
     let cfg = &ctx.dirs.config_file;
-    line("Config file", &format!("{}{}", cfg.display(), if cfg.exists() { "" } else { " (not present; defaults in use)" }));
+    line(
+        "Config file",
+        &format!(
+            "{}{}",
+            cfg.display(),
+            if cfg.exists() {
+                ""
+            } else {
+                " (not present; defaults in use)"
+            }
+        ),
+    );
     line("Default registry", ctx.config.default_registry());
     line("Id mapping", &ctx.idmap.describe());
     if let IdMapping::Single { .. } = ctx.idmap {
@@ -38,14 +58,27 @@ pub fn run(ctx: &Ctx, _a: Args) -> Result<i32> {
         if ranges.is_empty() {
             "none".to_string()
         } else {
-            ranges.iter().map(|(a, b)| format!("{a}:{b}")).collect::<Vec<_>>().join(", ")
+            ranges
+                .iter()
+                .map(|(a, b)| format!("{a}:{b}"))
+                .collect::<Vec<_>>()
+                .join(", ")
         }
     };
-    line("Subuid ranges", &show(parse_subid(&subuid, name.as_deref(), uid)));
-    line("Subgid ranges", &show(parse_subid(&subgid, name.as_deref(), uid)));
+    line(
+        "Subuid ranges",
+        &show(parse_subid(&subuid, name.as_deref(), uid)),
+    );
+    line(
+        "Subgid ranges",
+        &show(parse_subid(&subgid, name.as_deref(), uid)),
+    );
     let driver = storage::choose_driver(ctx.config.storage.driver.as_deref());
-    line("Storage driver", &format!("{} ({})", driver.name(), driver.reason()));
-    line("Kernel overlay", &storage::kernel_overlay().describe());
+    line(
+        "Storage driver",
+        &format!("{} ({})", driver.name(), driver.reason()),
+    );
+    line("Kernel overlay", storage::kernel_overlay().describe());
     s.push_str("Helpers:\n");
     for (prog, package) in [
         ("newuidmap", "uidmap"),
@@ -54,11 +87,16 @@ pub fn run(ctx: &Ctx, _a: Args) -> Result<i32> {
         ("pasta", "passt"),
         ("slirp4netns", "slirp4netns"),
     ] {
-        let found = find_program(prog).map(|p| p.display().to_string()).unwrap_or_else(|| format!("not found (install the {package} package)"));
+        let found = find_program(prog)
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|| format!("not found (install the {package} package)"));
         s.push_str(&format!("  {prog}: {found}\n"));
     }
     if let Ok(store) = ctx.store() {
-        s.push_str(&format!("Images: {}\n", store.images().map(|i| i.len()).unwrap_or(0)));
+        s.push_str(&format!(
+            "Images: {}\n",
+            store.images().map(|i| i.len()).unwrap_or(0)
+        ));
     }
     print(&s);
     Ok(0)

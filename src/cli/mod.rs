@@ -65,7 +65,11 @@ impl Ctx {
     fn load() -> Result<Ctx> {
         let dirs = Dirs::from_env()?;
         let config = Config::load(&dirs.config_file)?;
-        Ok(Ctx { dirs, config, idmap: IdMapping::detect() })
+        Ok(Ctx {
+            dirs,
+            config,
+            idmap: IdMapping::detect(),
+        })
     }
 
     /// Opens the store without entering a user namespace: for commands that only read
@@ -85,15 +89,7 @@ impl Ctx {
 pub fn main() -> i32 {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
-        Err(e) => {
-            let code = match e.kind() {
-                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => 0,
-                clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => EXIT_BOX_ERROR,
-                _ => EXIT_BOX_ERROR,
-            };
-            let _ = e.print();
-            return code;
-        }
+        Err(e) => return usage_error(e),
     };
     match run(cli) {
         Ok(code) => code,
@@ -126,6 +122,51 @@ fn run(cli: Cli) -> Result<i32> {
         Command::Info(a) => info::run(&ctx, a),
         Command::Version | Command::Completion(_) => unreachable!("handled above"),
     }
+}
+
+/// Help and version go to stdout with status 0; a usage mistake is one error line,
+/// a hint, and status 125, as for any other box error.
+fn usage_error(e: clap::Error) -> i32 {
+    use clap::error::ErrorKind;
+    if matches!(
+        e.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        print(&e.render().to_string());
+        return 0;
+    }
+    let text = e.render().to_string();
+    let mut lines = text.lines().filter(|l| !l.trim().is_empty());
+    let mut first = lines
+        .next()
+        .unwrap_or("invalid command line")
+        .trim_start_matches("error: ")
+        .to_string();
+    if first.ends_with(':') {
+        // "the following required arguments were not provided:" names them below.
+        let names: Vec<&str> = text
+            .lines()
+            .skip(1)
+            .take_while(|l| l.starts_with("  "))
+            .map(str::trim)
+            .collect();
+        first = format!("{} {}", first, names.join(" "));
+    }
+    eprintln!("Error: {first}");
+    for l in lines.filter(|l| l.trim_start().starts_with("tip:")) {
+        eprintln!("hint: {}", l.trim_start().trim_start_matches("tip: "));
+    }
+    if let Some(usage) = text.lines().find(|l| l.starts_with("Usage: ")) {
+        let cmd: Vec<&str> = usage
+            .trim_start_matches("Usage: ")
+            .split_whitespace()
+            .take_while(|w| !w.starts_with('[') && !w.starts_with('<'))
+            .collect();
+        eprintln!("See '{} --help'.", cmd.join(" "));
+    }
+    EXIT_BOX_ERROR
 }
 
 /// Prints the error chain once, on one line: "Error: what: why: root cause".

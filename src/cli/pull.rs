@@ -34,8 +34,16 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<i32> {
     let shown = r.familiar_name(ctx.config.default_registry());
     if !a.quiet {
         print(&format!("Digest: {}\n", outcome.digest));
-        let what = if outcome.downloaded { "Downloaded newer image" } else { "Image is up to date" };
-        let tag = r.tag.as_deref().map(|t| format!(":{t}")).unwrap_or_else(|| format!("@{}", outcome.digest));
+        let what = if outcome.downloaded {
+            "Downloaded newer image"
+        } else {
+            "Image is up to date"
+        };
+        let tag = r
+            .tag
+            .as_deref()
+            .map(|t| format!(":{t}"))
+            .unwrap_or_else(|| format!("@{}", outcome.digest));
         print(&format!("Status: {what} for {shown}{tag}\n"));
     }
     print(&format!("{r}\n"));
@@ -45,26 +53,43 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<i32> {
 pub fn parse_platform(p: Option<&str>) -> Result<Platform> {
     match p {
         None => Ok(Platform::host()),
-        Some(s) => Platform::parse(s).ok_or_else(|| anyhow!("invalid platform {s:?}: want os/arch[/variant], e.g. linux/arm64")),
+        Some(s) => Platform::parse(s).ok_or_else(|| {
+            anyhow!("invalid platform {s:?}: want os/arch[/variant], e.g. linux/arm64")
+        }),
     }
 }
 
 /// Pulls in a fresh async runtime; the caller has already entered the user namespace.
 /// Shared with `box run` for images that are missing.
-pub fn pull_image(ctx: &Ctx, r: &ImageRef, platform: &Platform, quiet: bool) -> Result<pull::PullOutcome> {
+pub fn pull_image(
+    ctx: &Ctx,
+    r: &ImageRef,
+    platform: &Platform,
+    quiet: bool,
+) -> Result<pull::PullOutcome> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let store = Arc::new(ctx.store()?);
     let pctx = PullContext {
         store,
         config: ctx.config.clone(),
         dirs: ctx.dirs.clone(),
-        unpack: UnpackOptions { chown: !matches!(ctx.idmap, IdMapping::Single { .. }), mknod: matches!(ctx.idmap, IdMapping::Host) },
+        unpack: UnpackOptions {
+            chown: !matches!(ctx.idmap, IdMapping::Single { .. }),
+            mknod: matches!(ctx.idmap, IdMapping::Host),
+        },
     };
     if !quiet {
         let tag = r.tag.clone().or(r.digest.clone()).unwrap_or_default();
-        print(&format!("{tag}: Pulling from {}\n", r.familiar_name(ctx.config.default_registry())));
+        print(&format!(
+            "{tag}: Pulling from {}\n",
+            r.familiar_name(ctx.config.default_registry())
+        ));
     }
-    let progress: Arc<dyn Progress> = if !quiet && output::stderr_is_terminal() { Arc::new(output::Bars::new()) } else { Arc::new(NoProgress) };
+    let progress: Arc<dyn Progress> = if !quiet && output::stderr_is_terminal() {
+        Arc::new(output::Bars::new())
+    } else {
+        Arc::new(NoProgress)
+    };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

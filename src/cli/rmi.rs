@@ -42,8 +42,16 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<i32> {
 fn remove_one(ctx: &Ctx, store: &Store, name: &str, force: bool) -> Result<String> {
     let default = ctx.config.default_registry();
     let img = store.resolve(name, default)?;
-    let tags: Vec<String> = store.tags()?.into_iter().filter(|(_, id)| *id == img.id).map(|(t, _)| t).collect();
-    let by_tag = ImageRef::parse_with(name, default).ok().and_then(|r| r.tagged()).filter(|t| tags.contains(t));
+    let tags: Vec<String> = store
+        .tags()?
+        .into_iter()
+        .filter(|(_, id)| *id == img.id)
+        .map(|(t, _)| t)
+        .collect();
+    let by_tag = ImageRef::parse_with(name, default)
+        .ok()
+        .and_then(|r| r.tagged())
+        .filter(|t| tags.contains(t));
     let mut out = String::new();
     if let Some(t) = by_tag {
         store.remove_tag(&t)?;

@@ -20,8 +20,16 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<i32> {
     let img = store.resolve(&a.source, default)?;
     let target = ImageRef::parse_with(&a.target, default)?;
     if target.digest.is_some() {
-        bail!("refusing to create a tag with a digest reference: {}", a.target);
+        bail!(
+            "refusing to create a tag with a digest reference: {}",
+            a.target
+        );
     }
-    store.set_tag(&target.tagged().expect("a reference without digest has a tag"), &img.id)?;
+    store.set_tag(
+        &target
+            .tagged()
+            .expect("a reference without digest has a tag"),
+        &img.id,
+    )?;
     Ok(0)
 }

@@ -52,13 +52,21 @@ fn lookup_in(file: &Path, registry: &str) -> Option<Credentials> {
     let text = std::fs::read(file).ok()?;
     let parsed: AuthFile = serde_json::from_slice(&text).ok()?;
     let keys = keys_for(registry);
-    parsed.auths.iter().find(|(k, _)| keys.iter().any(|want| normalize(k) == *want)).and_then(|(_, e)| decode(e))
+    parsed
+        .auths
+        .iter()
+        .find(|(k, _)| keys.iter().any(|want| normalize(k) == *want))
+        .and_then(|(_, e)| decode(e))
 }
 
 /// Docker Hub's credentials are stored under its old v1 URL.
 fn keys_for(registry: &str) -> Vec<String> {
     if registry == "docker.io" {
-        vec!["index.docker.io".into(), "docker.io".into(), "registry-1.docker.io".into()]
+        vec![
+            "index.docker.io".into(),
+            "docker.io".into(),
+            "registry-1.docker.io".into(),
+        ]
     } else {
         vec![registry.to_string()]
     }
@@ -66,18 +74,29 @@ fn keys_for(registry: &str) -> Vec<String> {
 
 /// `https://host:port/v1/` → `host:port`.
 fn normalize(key: &str) -> String {
-    let k = key.strip_prefix("https://").or_else(|| key.strip_prefix("http://")).unwrap_or(key);
+    let k = key
+        .strip_prefix("https://")
+        .or_else(|| key.strip_prefix("http://"))
+        .unwrap_or(key);
     k.split('/').next().unwrap_or(k).to_string()
 }
 
 fn decode(e: &AuthEntry) -> Option<Credentials> {
     if let Some(a) = &e.auth {
-        let raw = base64::engine::general_purpose::STANDARD.decode(a.trim()).ok()?;
+        let raw = base64::engine::general_purpose::STANDARD
+            .decode(a.trim())
+            .ok()?;
         let s = String::from_utf8(raw).ok()?;
         let (u, p) = s.split_once(':')?;
-        return Some(Credentials { username: u.into(), password: p.into() });
+        return Some(Credentials {
+            username: u.into(),
+            password: p.into(),
+        });
     }
-    Some(Credentials { username: e.username.clone()?, password: e.password.clone()? })
+    Some(Credentials {
+        username: e.username.clone()?,
+        password: e.password.clone()?,
+    })
 }
 
 #[cfg(test)]
@@ -91,7 +110,13 @@ mod tests {
         let f = dir.join("config.json");
         // "u:p:w" — passwords may contain colons.
         std::fs::write(&f, r#"{"auths":{"https://index.docker.io/v1/":{"auth":"dTpwOnc="},"reg:5000":{"auth":"YTpi"}}}"#).unwrap();
-        assert_eq!(lookup_in(&f, "docker.io"), Some(Credentials { username: "u".into(), password: "p:w".into() }));
+        assert_eq!(
+            lookup_in(&f, "docker.io"),
+            Some(Credentials {
+                username: "u".into(),
+                password: "p:w".into()
+            })
+        );
         assert_eq!(lookup_in(&f, "reg:5000").unwrap().username, "a");
         assert_eq!(lookup_in(&f, "other"), None);
         std::fs::remove_dir_all(&dir).unwrap();

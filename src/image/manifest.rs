@@ -66,7 +66,11 @@ impl Platform {
             "riscv64" => ("riscv64", None),
             other => (other, None),
         };
-        Platform { os: "linux".into(), architecture: architecture.into(), variant: variant.map(Into::into) }
+        Platform {
+            os: "linux".into(),
+            architecture: architecture.into(),
+            variant: variant.map(Into::into),
+        }
     }
 
     /// Parses `os/arch[/variant]`.
@@ -78,7 +82,11 @@ impl Platform {
         if it.next().is_some() {
             return None;
         }
-        Some(Platform { os, architecture, variant })
+        Some(Platform {
+            os,
+            architecture,
+            variant,
+        })
     }
 
     /// Whether an index entry serves this platform. A missing variant on either side
@@ -136,12 +144,25 @@ impl Manifest {
         if raw.schema_version != 2 {
             return Err(ManifestError::Schema(raw.schema_version));
         }
-        let media_type = raw.media_type.or(content_type.map(str::to_string)).unwrap_or_default();
+        let media_type = raw
+            .media_type
+            .or(content_type.map(str::to_string))
+            .unwrap_or_default();
         match (media_type.as_str(), raw.manifests, raw.config, raw.layers) {
-            (OCI_INDEX | DOCKER_LIST, Some(m), _, _) | ("", Some(m), None, _) => Ok(Manifest::Index(m)),
+            (OCI_INDEX | DOCKER_LIST, Some(m), _, _) | ("", Some(m), None, _) => {
+                Ok(Manifest::Index(m))
+            }
             (OCI_MANIFEST | DOCKER_MANIFEST | "", _, Some(config), Some(layers)) => {
-                let media_type = if media_type.is_empty() { OCI_MANIFEST.to_string() } else { media_type };
-                Ok(Manifest::Image(ImageManifest { media_type, config, layers }))
+                let media_type = if media_type.is_empty() {
+                    OCI_MANIFEST.to_string()
+                } else {
+                    media_type
+                };
+                Ok(Manifest::Image(ImageManifest {
+                    media_type,
+                    config,
+                    layers,
+                }))
             }
             _ => Err(ManifestError::MediaType(media_type)),
         }
@@ -149,10 +170,17 @@ impl Manifest {
 }
 
 /// Picks the manifest for `wanted` from an index.
-pub fn choose_platform<'a>(entries: &'a [Descriptor], wanted: &Platform) -> Result<&'a Descriptor, ManifestError> {
+pub fn choose_platform<'a>(
+    entries: &'a [Descriptor],
+    wanted: &Platform,
+) -> Result<&'a Descriptor, ManifestError> {
     let exact = entries.iter().find(|d| d.platform.as_ref() == Some(wanted));
     exact
-        .or_else(|| entries.iter().find(|d| d.platform.as_ref().is_some_and(|p| wanted.matches(p))))
+        .or_else(|| {
+            entries
+                .iter()
+                .find(|d| d.platform.as_ref().is_some_and(|p| wanted.matches(p)))
+        })
         .ok_or_else(|| ManifestError::NoPlatform {
             wanted: wanted.clone(),
             available: entries
@@ -179,7 +207,9 @@ impl Compression {
             | "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip"
             | "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip" => Ok(Compression::Gzip),
             "application/vnd.oci.image.layer.v1.tar+zstd"
-            | "application/vnd.oci.image.layer.nondistributable.v1.tar+zstd" => Ok(Compression::Zstd),
+            | "application/vnd.oci.image.layer.nondistributable.v1.tar+zstd" => {
+                Ok(Compression::Zstd)
+            }
             "application/vnd.oci.image.layer.v1.tar"
             | "application/vnd.docker.image.rootfs.diff.tar"
             | "application/vnd.oci.image.layer.nondistributable.v1.tar" => Ok(Compression::None),
@@ -224,20 +254,42 @@ mod tests {
             media_type: OCI_MANIFEST.into(),
             digest: format!("sha256:{arch}"),
             size: 1,
-            platform: Some(Platform { os: "linux".into(), architecture: arch.into(), variant: variant.map(Into::into) }),
+            platform: Some(Platform {
+                os: "linux".into(),
+                architecture: arch.into(),
+                variant: variant.map(Into::into),
+            }),
         }
     }
 
     #[test]
     fn chooses_platform() {
-        let idx = vec![entry("amd64", None), entry("arm64", Some("v8")), entry("arm", Some("v7"))];
+        let idx = vec![
+            entry("amd64", None),
+            entry("arm64", Some("v8")),
+            entry("arm", Some("v7")),
+        ];
         let p = |s| Platform::parse(s).unwrap();
-        assert_eq!(choose_platform(&idx, &p("linux/amd64")).unwrap().digest, "sha256:amd64");
-        assert_eq!(choose_platform(&idx, &p("linux/arm64")).unwrap().digest, "sha256:arm64");
-        assert_eq!(choose_platform(&idx, &p("linux/arm64/v8")).unwrap().digest, "sha256:arm64");
+        assert_eq!(
+            choose_platform(&idx, &p("linux/amd64")).unwrap().digest,
+            "sha256:amd64"
+        );
+        assert_eq!(
+            choose_platform(&idx, &p("linux/arm64")).unwrap().digest,
+            "sha256:arm64"
+        );
+        assert_eq!(
+            choose_platform(&idx, &p("linux/arm64/v8")).unwrap().digest,
+            "sha256:arm64"
+        );
         assert!(choose_platform(&idx, &p("linux/arm/v6")).is_err());
-        let err = choose_platform(&idx, &p("linux/s390x")).unwrap_err().to_string();
-        assert!(err.contains("linux/amd64, linux/arm64/v8, linux/arm/v7"), "{err}");
+        let err = choose_platform(&idx, &p("linux/s390x"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("linux/amd64, linux/arm64/v8, linux/arm/v7"),
+            "{err}"
+        );
         assert!(Platform::parse("linux").is_none());
     }
 
@@ -245,16 +297,30 @@ mod tests {
     fn parses_manifest_kinds() {
         let img = br#"{"schemaVersion":2,"mediaType":"application/vnd.docker.distribution.manifest.v2+json",
             "config":{"mediaType":"x","digest":"sha256:c","size":1},"layers":[{"mediaType":"y","digest":"sha256:l","size":2}]}"#;
-        assert!(matches!(Manifest::parse(img, None).unwrap(), Manifest::Image(m) if m.layers.len() == 1));
-        let idx = br#"{"schemaVersion":2,"manifests":[{"mediaType":"x","digest":"sha256:a","size":1}]}"#;
-        assert!(matches!(Manifest::parse(idx, Some(OCI_INDEX)).unwrap(), Manifest::Index(m) if m.len() == 1));
-        assert!(matches!(Manifest::parse(br#"{"schemaVersion":1}"#, None), Err(ManifestError::Schema(1))));
+        assert!(
+            matches!(Manifest::parse(img, None).unwrap(), Manifest::Image(m) if m.layers.len() == 1)
+        );
+        let idx =
+            br#"{"schemaVersion":2,"manifests":[{"mediaType":"x","digest":"sha256:a","size":1}]}"#;
+        assert!(
+            matches!(Manifest::parse(idx, Some(OCI_INDEX)).unwrap(), Manifest::Index(m) if m.len() == 1)
+        );
+        assert!(matches!(
+            Manifest::parse(br#"{"schemaVersion":1}"#, None),
+            Err(ManifestError::Schema(1))
+        ));
     }
 
     #[test]
     fn compression_from_media_type() {
-        assert_eq!(Compression::of("application/vnd.oci.image.layer.v1.tar+zstd").unwrap(), Compression::Zstd);
-        assert_eq!(Compression::of("application/vnd.docker.image.rootfs.diff.tar.gzip").unwrap(), Compression::Gzip);
+        assert_eq!(
+            Compression::of("application/vnd.oci.image.layer.v1.tar+zstd").unwrap(),
+            Compression::Zstd
+        );
+        assert_eq!(
+            Compression::of("application/vnd.docker.image.rootfs.diff.tar.gzip").unwrap(),
+            Compression::Gzip
+        );
         assert!(Compression::of("application/x-foo").is_err());
     }
 }

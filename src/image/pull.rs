@@ -16,7 +16,10 @@ use thiserror::Error;
 use tokio::sync::mpsc;
 
 use super::auth;
-use super::manifest::{choose_platform, Compression, Descriptor, ImageConfig, ImageManifest, Manifest, ManifestError, Platform};
+use super::manifest::{
+    choose_platform, Compression, Descriptor, ImageConfig, ImageManifest, Manifest, ManifestError,
+    Platform,
+};
 use super::reference::ImageRef;
 use super::registry::{Registry, RegistryError};
 use super::store::{ImageRecord, LayerInfo, LayerRef, Store, StoreError};
@@ -31,7 +34,10 @@ pub enum PullError {
     #[error(transparent)]
     Registry(#[from] RegistryError),
     #[error("{reference}: {source}")]
-    Manifest { reference: String, source: ManifestError },
+    Manifest {
+        reference: String,
+        source: ManifestError,
+    },
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("layer {digest}: {source}")]
@@ -84,59 +90,102 @@ pub struct PullOutcome {
     pub warnings: Vec<String>,
 }
 
-pub async fn pull(ctx: &PullContext, r: &ImageRef, platform: &Platform, progress: Arc<dyn Progress>) -> Result<PullOutcome, PullError> {
+pub async fn pull(
+    ctx: &PullContext,
+    r: &ImageRef,
+    platform: &Platform,
+    progress: Arc<dyn Progress>,
+) -> Result<PullOutcome, PullError> {
     let store = ctx.store.clone();
     store.try_clean_tmp();
     let _shared = store.lock_shared()?;
 
     let (registry, body, digest) = fetch_top_manifest(ctx, r).await?;
-    let manifest_err = |source| PullError::Manifest { reference: r.to_string(), source };
-    let (manifest, manifest_body, manifest_digest) = match Manifest::parse(&body, None).map_err(manifest_err)? {
-        Manifest::Image(m) => (m, body, digest.clone()),
-        Manifest::Index(entries) => {
-            let chosen = choose_platform(&entries, platform).map_err(manifest_err)?;
-            let child = r.with_digest(&chosen.digest);
-            let (b, d) = registry.manifest(&child).await?;
-            match Manifest::parse(&b, None).map_err(manifest_err)? {
-                Manifest::Image(m) => (m, b, d),
-                Manifest::Index(_) => return Err(manifest_err(ManifestError::MediaType("nested index".into()))),
-            }
-        }
+    let manifest_err = |source| PullError::Manifest {
+        reference: r.to_string(),
+        source,
     };
+    let (manifest, manifest_body, manifest_digest) =
+        match Manifest::parse(&body, None).map_err(manifest_err)? {
+            Manifest::Image(m) => (m, body, digest.clone()),
+            Manifest::Index(entries) => {
+                let chosen = choose_platform(&entries, platform).map_err(manifest_err)?;
+                let child = r.with_digest(&chosen.digest);
+                let (b, d) = registry.manifest(&child).await?;
+                match Manifest::parse(&b, None).map_err(manifest_err)? {
+                    Manifest::Image(m) => (m, b, d),
+                    Manifest::Index(_) => {
+                        return Err(manifest_err(ManifestError::MediaType(
+                            "nested index".into(),
+                        )))
+                    }
+                }
+            }
+        };
     for l in &manifest.layers {
         Compression::of(&l.media_type).map_err(manifest_err)?;
     }
 
     let id = manifest.config.digest.clone();
     let repo_digest = format!("{}@{digest}", r.name());
-    let complete = store.image(&id)?.is_some_and(|rec| rec.layers.iter().all(|l| store.has_layer(&l.digest)));
+    let complete = store
+        .image(&id)?
+        .is_some_and(|rec| rec.layers.iter().all(|l| store.has_layer(&l.digest)));
     if complete {
         let mut rec = store.image(&id)?.expect("checked above");
         let known = rec.repo_digests.contains(&repo_digest);
         rec.repo_digests.push(repo_digest);
         rec.repo_digests.dedup();
-        let was_tagged = r.tagged().is_some_and(|t| store.tags().ok().and_then(|m| m.get(&t).cloned()) == Some(id.clone()));
+        let was_tagged = r.tagged().is_some_and(|t| {
+            store.tags().ok().and_then(|m| m.get(&t).cloned()) == Some(id.clone())
+        });
         store.add_image(rec, r.tagged().as_deref())?;
-        return Ok(PullOutcome { id, digest, downloaded: !(known && was_tagged), warnings: vec![] });
+        return Ok(PullOutcome {
+            id,
+            digest,
+            downloaded: !(known && was_tagged),
+            warnings: vec![],
+        });
     }
 
     let config_body = registry.blob(r, &manifest.config).await?;
     let config = ImageConfig::parse(&config_body).map_err(manifest_err)?;
     if config.rootfs.diff_ids.len() != manifest.layers.len() {
-        return Err(manifest_err(ManifestError::LayerCount { diff_ids: config.rootfs.diff_ids.len(), layers: manifest.layers.len() }));
+        return Err(manifest_err(ManifestError::LayerCount {
+            diff_ids: config.rootfs.diff_ids.len(),
+            layers: manifest.layers.len(),
+        }));
     }
 
     let registry = Arc::new(registry);
-    let jobs = manifest.layers.iter().zip(&config.rootfs.diff_ids).map(|(desc, diff_id)| {
-        let (registry, store, progress) = (registry.clone(), store.clone(), progress.clone());
-        let (desc, diff_id, r, opts) = (desc.clone(), diff_id.clone(), r.clone(), ctx.unpack);
-        async move {
-            fetch_layer(&registry, &store, &r, &desc, &diff_id, opts, progress.as_ref())
+    let jobs = manifest
+        .layers
+        .iter()
+        .zip(&config.rootfs.diff_ids)
+        .map(|(desc, diff_id)| {
+            let (registry, store, progress) = (registry.clone(), store.clone(), progress.clone());
+            let (desc, diff_id, r, opts) = (desc.clone(), diff_id.clone(), r.clone(), ctx.unpack);
+            async move {
+                fetch_layer(
+                    &registry,
+                    &store,
+                    &r,
+                    &desc,
+                    &diff_id,
+                    opts,
+                    progress.as_ref(),
+                )
                 .await
-                .map_err(|source| PullError::Layer { digest: desc.digest.clone(), source })
-        }
-    });
-    let stats: Vec<UnpackStats> = futures_util::stream::iter(jobs).buffered(PARALLEL_LAYERS).try_collect().await?;
+                .map_err(|source| PullError::Layer {
+                    digest: desc.digest.clone(),
+                    source,
+                })
+            }
+        });
+    let stats: Vec<UnpackStats> = futures_util::stream::iter(jobs)
+        .buffered(PARALLEL_LAYERS)
+        .try_collect()
+        .await?;
 
     let size = manifest
         .layers
@@ -147,11 +196,19 @@ pub async fn pull(ctx: &PullContext, r: &ImageRef, platform: &Platform, progress
     store.put_blob(&id, &config_body)?;
     let rec = record(&manifest, &manifest_digest, &config, repo_digest, size);
     store.add_image(rec, r.tagged().as_deref())?;
-    Ok(PullOutcome { id, digest, downloaded: true, warnings: warnings(&stats) })
+    Ok(PullOutcome {
+        id,
+        digest,
+        downloaded: true,
+        warnings: warnings(&stats),
+    })
 }
 
 /// Asks the mirrors, then the registry itself, for the reference's manifest.
-async fn fetch_top_manifest(ctx: &PullContext, r: &ImageRef) -> Result<(Registry, Bytes, String), PullError> {
+async fn fetch_top_manifest(
+    ctx: &PullContext,
+    r: &ImageRef,
+) -> Result<(Registry, Bytes, String), PullError> {
     let hosts = Registry::candidates(&ctx.config, &r.registry);
     let last = hosts.len() - 1;
     for (i, host) in hosts.iter().enumerate() {
@@ -165,8 +222,18 @@ async fn fetch_top_manifest(ctx: &PullContext, r: &ImageRef) -> Result<(Registry
     unreachable!("the candidate list always ends with the registry itself")
 }
 
-fn record(m: &ImageManifest, manifest_digest: &str, config: &ImageConfig, repo_digest: String, size: u64) -> ImageRecord {
-    let platform = Platform { os: config.os.clone(), architecture: config.architecture.clone(), variant: config.variant.clone() };
+fn record(
+    m: &ImageManifest,
+    manifest_digest: &str,
+    config: &ImageConfig,
+    repo_digest: String,
+    size: u64,
+) -> ImageRecord {
+    let platform = Platform {
+        os: config.os.clone(),
+        architecture: config.architecture.clone(),
+        variant: config.variant.clone(),
+    };
     ImageRecord {
         id: m.config.digest.clone(),
         repo_digests: vec![repo_digest],
@@ -177,7 +244,12 @@ fn record(m: &ImageManifest, manifest_digest: &str, config: &ImageConfig, repo_d
             .layers
             .iter()
             .zip(&config.rootfs.diff_ids)
-            .map(|(l, d)| LayerRef { digest: l.digest.clone(), diff_id: d.clone(), media_type: l.media_type.clone(), compressed_size: l.size })
+            .map(|(l, d)| LayerRef {
+                digest: l.digest.clone(),
+                diff_id: d.clone(),
+                media_type: l.media_type.clone(),
+                compressed_size: l.size,
+            })
             .collect(),
         created: config.created.clone(),
         stored: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
@@ -199,7 +271,9 @@ fn warnings(stats: &[UnpackStats]) -> Vec<String> {
     }
     let xattrs = sum(|s| s.skipped_xattrs);
     if xattrs > 0 {
-        w.push(format!("{xattrs} extended attribute(s) could not be set and were skipped"));
+        w.push(format!(
+            "{xattrs} extended attribute(s) could not be set and were skipped"
+        ));
     }
     w
 }
@@ -216,7 +290,9 @@ async fn fetch_layer(
     // One process unpacks a given layer at a time; the others wait and then find it.
     let lock = {
         let (store, digest) = (store.clone(), desc.digest.clone());
-        tokio::task::spawn_blocking(move || store.lock_layer(&digest)).await.expect("lock task panicked")?
+        tokio::task::spawn_blocking(move || store.lock_layer(&digest))
+            .await
+            .expect("lock task panicked")?
     };
     if store.has_layer(&desc.digest) {
         progress.layer_done(&desc.digest, "Already exists");
@@ -228,10 +304,24 @@ async fn fetch_layer(
     std::fs::create_dir(&diff).map_err(|e| LayerError::Unpack(UnpackError::Archive(e)))?;
 
     progress.layer_start(&desc.digest, desc.size.max(0) as u64);
-    let mut stream = registry.blob_stream(r, desc).await.map_err(|e| LayerError::Transfer(e.to_string()))?.stream;
+    let mut stream = registry
+        .blob_stream(r, desc)
+        .await
+        .map_err(|e| LayerError::Transfer(e.to_string()))?
+        .stream;
     let (tx, rx) = mpsc::channel::<Result<Bytes, String>>(32);
     let expected = (desc.digest.clone(), desc.size, diff_id.to_string());
-    let worker = tokio::task::spawn_blocking(move || unpack_verified(rx, compression, &expected.0, expected.1, &expected.2, &diff, opts));
+    let worker = tokio::task::spawn_blocking(move || {
+        unpack_verified(
+            rx,
+            compression,
+            &expected.0,
+            expected.1,
+            &expected.2,
+            &diff,
+            opts,
+        )
+    });
     while let Some(chunk) = stream.next().await {
         let msg = chunk.map_err(|e| e.to_string());
         let failed = msg.is_err();
@@ -244,7 +334,14 @@ async fn fetch_layer(
     }
     drop(tx);
     let (stats, size) = worker.await.expect("unpack task panicked")?;
-    store.commit_layer(tmp, &LayerInfo { digest: desc.digest.clone(), diff_id: diff_id.to_string(), size })?;
+    store.commit_layer(
+        tmp,
+        &LayerInfo {
+            digest: desc.digest.clone(),
+            diff_id: diff_id.to_string(),
+            size,
+        },
+    )?;
     drop(lock);
     progress.layer_done(&desc.digest, "Pull complete");
     Ok(stats)
@@ -262,20 +359,35 @@ fn unpack_verified(
     dest: &Path,
     opts: UnpackOptions,
 ) -> Result<(UnpackStats, u64), LayerError> {
-    let mut src = ChannelReader { rx, cur: Bytes::new(), hasher: Sha256::new(), len: 0, error: None };
+    let mut src = ChannelReader {
+        rx,
+        cur: Bytes::new(),
+        hasher: Sha256::new(),
+        len: 0,
+        error: None,
+    };
     let (result, actual_diff_id) = {
-        let mut tar = HashingReader { inner: decoder(compression, &mut src)?, hasher: Sha256::new() };
+        let mut tar = HashingReader {
+            inner: decoder(compression, &mut src)?,
+            hasher: Sha256::new(),
+        };
         let res = unpack::unpack(&mut tar, dest, opts);
         if res.is_ok() {
             // Read past the archive's end so the whole tar stream is hashed.
             let _ = io::copy(&mut tar, &mut io::sink());
         }
-        (res, format!("sha256:{}", hex::encode(tar.hasher.finalize())))
+        (
+            res,
+            format!("sha256:{}", hex::encode(tar.hasher.finalize())),
+        )
     };
     let _ = io::copy(&mut src, &mut io::sink());
     let actual = format!("sha256:{}", hex::encode(src.hasher.finalize_reset()));
     if actual != digest && (src.error.is_none() || src.len as i64 >= size) {
-        return Err(LayerError::DigestMismatch { expected: digest.into(), actual });
+        return Err(LayerError::DigestMismatch {
+            expected: digest.into(),
+            actual,
+        });
     }
     if let Some(e) = src.error {
         return Err(LayerError::Transfer(e));
@@ -285,15 +397,24 @@ fn unpack_verified(
         other => LayerError::Unpack(other),
     })?;
     if actual_diff_id != diff_id {
-        return Err(LayerError::DiffIdMismatch { expected: diff_id.into(), actual: actual_diff_id });
+        return Err(LayerError::DiffIdMismatch {
+            expected: diff_id.into(),
+            actual: actual_diff_id,
+        });
     }
     Ok((stats, stats.size))
 }
 
-fn decoder<'a>(c: Compression, src: &'a mut ChannelReader) -> Result<Box<dyn Read + 'a>, LayerError> {
+fn decoder<'a>(
+    c: Compression,
+    src: &'a mut ChannelReader,
+) -> Result<Box<dyn Read + 'a>, LayerError> {
     Ok(match c {
         Compression::None => Box::new(src),
-        Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(BufReader::with_capacity(256 * 1024, src))),
+        Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(BufReader::with_capacity(
+            256 * 1024,
+            src,
+        ))),
         Compression::Zstd => Box::new(zstd::Decoder::new(src).map_err(LayerError::Decompress)?),
     })
 }

@@ -73,7 +73,12 @@ impl ImageRef {
             (None, Some(_)) => None,
             (None, None) => Some(DEFAULT_TAG.to_string()),
         };
-        Ok(ImageRef { registry, repository, tag, digest })
+        Ok(ImageRef {
+            registry,
+            repository,
+            tag,
+            digest,
+        })
     }
 
     /// `registry/repository`, the part that names a repository.
@@ -83,7 +88,11 @@ impl ImageRef {
 
     /// The same repository at `digest`, without a tag.
     pub fn with_digest(&self, digest: &str) -> ImageRef {
-        ImageRef { tag: None, digest: Some(digest.to_string()), ..self.clone() }
+        ImageRef {
+            tag: None,
+            digest: Some(digest.to_string()),
+            ..self.clone()
+        }
     }
 
     /// The name as Docker prints it: Docker Hub's `library/` and the default registry
@@ -145,7 +154,10 @@ pub fn is_loopback_host(registry: &str) -> bool {
     };
     let host = host.trim_start_matches('[').trim_end_matches(']');
     host == "localhost"
-        || host.parse::<std::net::IpAddr>().map(|a| a.is_loopback()).unwrap_or(false)
+        || host
+            .parse::<std::net::IpAddr>()
+            .map(|a| a.is_loopback())
+            .unwrap_or(false)
 }
 
 fn validate_repository(repo: &str) -> Result<(), RefError> {
@@ -194,7 +206,8 @@ fn validate_tag(t: &str) -> Result<(), RefError> {
     let ok = !b.is_empty()
         && b.len() <= 128
         && (b[0].is_ascii_alphanumeric() || b[0] == b'_')
-        && b.iter().all(|&x| x.is_ascii_alphanumeric() || x == b'_' || x == b'.' || x == b'-');
+        && b.iter()
+            .all(|&x| x.is_ascii_alphanumeric() || x == b'_' || x == b'.' || x == b'-');
     if ok {
         Ok(())
     } else {
@@ -205,7 +218,14 @@ fn validate_tag(t: &str) -> Result<(), RefError> {
 /// Checks `sha256:<64 lowercase hex>`, the only digest algorithm box stores.
 pub fn validate_digest(d: &str) -> Result<(), RefError> {
     match d.strip_prefix("sha256:") {
-        Some(hex) if hex.len() == 64 && hex.bytes().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()) => Ok(()),
+        Some(hex)
+            if hex.len() == 64
+                && hex
+                    .bytes()
+                    .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()) =>
+        {
+            Ok(())
+        }
         _ => Err(RefError::BadDigest(d.to_string())),
     }
 }
@@ -221,16 +241,25 @@ mod tests {
     #[test]
     fn docker_hub_short_names() {
         assert_eq!(p("ubuntu").to_string(), "docker.io/library/ubuntu:latest");
-        assert_eq!(p("ubuntu:22.04").to_string(), "docker.io/library/ubuntu:22.04");
+        assert_eq!(
+            p("ubuntu:22.04").to_string(),
+            "docker.io/library/ubuntu:22.04"
+        );
         assert_eq!(p("user/app").to_string(), "docker.io/user/app:latest");
-        assert_eq!(p("docker.io/ubuntu").to_string(), "docker.io/library/ubuntu:latest");
+        assert_eq!(
+            p("docker.io/ubuntu").to_string(),
+            "docker.io/library/ubuntu:latest"
+        );
         assert_eq!(p("index.docker.io/library/ubuntu").registry, "docker.io");
     }
 
     #[test]
     fn hosts_ports_and_digests() {
         let r = p("127.0.0.1:5000/busybox:1.36");
-        assert_eq!((r.registry.as_str(), r.repository.as_str()), ("127.0.0.1:5000", "busybox"));
+        assert_eq!(
+            (r.registry.as_str(), r.repository.as_str()),
+            ("127.0.0.1:5000", "busybox")
+        );
         assert_eq!(r.tag.as_deref(), Some("1.36"));
         let d = format!("sha256:{}", "a".repeat(64));
         let r = p(&format!("localhost:5000/a/b@{d}"));
@@ -243,13 +272,31 @@ mod tests {
 
     #[test]
     fn refuses_bad_references() {
-        assert!(matches!("Ubuntu".parse::<ImageRef>(), Err(RefError::Uppercase(_))));
-        assert!(matches!("a:b:c".parse::<ImageRef>(), Err(RefError::BadName(_))));
-        assert!(matches!("ubuntu:".parse::<ImageRef>(), Err(RefError::BadTag(_))));
-        assert!(matches!("ubuntu@sha256:abc".parse::<ImageRef>(), Err(RefError::BadDigest(_))));
+        assert!(matches!(
+            "Ubuntu".parse::<ImageRef>(),
+            Err(RefError::Uppercase(_))
+        ));
+        assert!(matches!(
+            "a:b:c".parse::<ImageRef>(),
+            Err(RefError::BadName(_))
+        ));
+        assert!(matches!(
+            "ubuntu:".parse::<ImageRef>(),
+            Err(RefError::BadTag(_))
+        ));
+        assert!(matches!(
+            "ubuntu@sha256:abc".parse::<ImageRef>(),
+            Err(RefError::BadDigest(_))
+        ));
         assert!(matches!("".parse::<ImageRef>(), Err(RefError::Empty)));
-        assert!(matches!("a//b".parse::<ImageRef>(), Err(RefError::BadName(_))));
-        assert!(matches!("-a".parse::<ImageRef>(), Err(RefError::BadName(_))));
+        assert!(matches!(
+            "a//b".parse::<ImageRef>(),
+            Err(RefError::BadName(_))
+        ));
+        assert!(matches!(
+            "-a".parse::<ImageRef>(),
+            Err(RefError::BadName(_))
+        ));
     }
 
     #[test]
@@ -257,7 +304,10 @@ mod tests {
         let r = ImageRef::parse_with("busybox", "127.0.0.1:5000").unwrap();
         assert_eq!(r.to_string(), "127.0.0.1:5000/busybox:latest");
         assert_eq!(r.familiar_name("127.0.0.1:5000"), "busybox");
-        assert_eq!(p("ubuntu").familiar_name("127.0.0.1:5000"), "docker.io/library/ubuntu");
+        assert_eq!(
+            p("ubuntu").familiar_name("127.0.0.1:5000"),
+            "docker.io/library/ubuntu"
+        );
         assert_eq!(p("ubuntu").familiar_name(DOCKER_HUB), "ubuntu");
     }
 

@@ -23,13 +23,21 @@ pub enum RegistryError {
     #[error("registry {host} is unreachable: {detail}")]
     Unreachable { host: String, detail: String },
     #[error("unauthorized: {host} refused access to {repository}{hint}")]
-    Unauthorized { host: String, repository: String, hint: &'static str },
+    Unauthorized {
+        host: String,
+        repository: String,
+        hint: &'static str,
+    },
     #[error("no such image: {reference} (the registry does not know this repository)")]
     UnknownRepository { reference: String },
     #[error("no such tag: {reference}")]
     UnknownManifest { reference: String },
     #[error("digest mismatch for {what}: expected {expected}, got {actual}")]
-    DigestMismatch { what: String, expected: String, actual: String },
+    DigestMismatch {
+        what: String,
+        expected: String,
+        actual: String,
+    },
     #[error("registry {host}: {detail}")]
     Protocol { host: String, detail: String },
 }
@@ -46,14 +54,23 @@ pub struct Registry {
 impl Registry {
     /// The hosts to try for `registry`: its mirrors in order, then itself.
     pub fn candidates(config: &Config, registry: &str) -> Vec<String> {
-        let mut hosts = config.registries.mirrors.get(registry).cloned().unwrap_or_default();
+        let mut hosts = config
+            .registries
+            .mirrors
+            .get(registry)
+            .cloned()
+            .unwrap_or_default();
         hosts.push(registry.to_string());
         hosts
     }
 
     pub fn new(config: &Config, host: &str, creds: Option<Credentials>) -> Registry {
         let plain = is_loopback_host(host) || config.registries.insecure.iter().any(|h| h == host);
-        let protocol = if plain { ClientProtocol::Http } else { ClientProtocol::Https };
+        let protocol = if plain {
+            ClientProtocol::Http
+        } else {
+            ClientProtocol::Https
+        };
         let client = oci_client::Client::new(ClientConfig {
             protocol,
             connect_timeout: Some(std::time::Duration::from_secs(30)),
@@ -66,29 +83,67 @@ impl Registry {
             Some(c) => RegistryAuth::Basic(c.username, c.password),
             None => RegistryAuth::Anonymous,
         };
-        Registry { client, auth, host: host.to_string(), logged_in }
+        Registry {
+            client,
+            auth,
+            host: host.to_string(),
+            logged_in,
+        }
     }
 
     fn reference(&self, r: &ImageRef) -> Reference {
         match (&r.tag, &r.digest) {
-            (_, Some(d)) => Reference::with_digest(self.host.clone(), r.repository.clone(), d.clone()),
-            (Some(t), None) => Reference::with_tag(self.host.clone(), r.repository.clone(), t.clone()),
-            (None, None) => Reference::with_tag(self.host.clone(), r.repository.clone(), "latest".into()),
+            (_, Some(d)) => {
+                Reference::with_digest(self.host.clone(), r.repository.clone(), d.clone())
+            }
+            (Some(t), None) => {
+                Reference::with_tag(self.host.clone(), r.repository.clone(), t.clone())
+            }
+            (None, None) => {
+                Reference::with_tag(self.host.clone(), r.repository.clone(), "latest".into())
+            }
         }
     }
 
     /// Fetches a manifest or index by tag or digest; returns its bytes and digest.
     pub async fn manifest(&self, r: &ImageRef) -> Result<(Bytes, String), RegistryError> {
         let reference = self.reference(r);
-        let (body, _) = self
+        let (body, _) = match self
             .client
             .pull_manifest_raw(&reference, &self.auth, ACCEPTED)
             .await
-            .map_err(|e| self.error(e, r))?;
+        {
+            Ok(x) => x,
+            Err(e) => {
+                let err = self.error(e, r);
+                // Registries answer MANIFEST_UNKNOWN for unknown repositories too; the
+                // tag list tells "no such image" from "no such tag".
+                if let RegistryError::UnknownManifest { .. } = err {
+                    if let Err(e) = self
+                        .client
+                        .list_tags(&reference, &self.auth, Some(1), None)
+                        .await
+                    {
+                        if let RegistryError::UnknownRepository { .. }
+                        | RegistryError::UnknownManifest { .. } = self.error(e, r)
+                        {
+                            return Err(RegistryError::UnknownRepository {
+                                reference: r.to_string(),
+                            });
+                        }
+                    }
+                }
+                return Err(err);
+            }
+        };
         let digest = sha256_digest(&body);
         if let Some(want) = &r.digest {
             if *want != digest {
-                return Err(RegistryError::DigestMismatch { what: format!("manifest of {r}"), expected: want.clone(), actual: digest });
+                return Err(RegistryError::DigestMismatch {
+                    what: format!("manifest of {r}"),
+                    expected: want.clone(),
+                    actual: digest,
+                });
             }
         }
         Ok((body, digest))
@@ -100,25 +155,41 @@ impl Registry {
         self.authenticate(&reference).await;
         let mut buf: Vec<u8> = Vec::with_capacity(desc.size.max(0) as usize);
         let layer = oci_desc(desc);
-        self.client.pull_blob(&reference, &layer, &mut buf).await.map_err(|e| self.error(e, r))?;
+        self.client
+            .pull_blob(&reference, &layer, &mut buf)
+            .await
+            .map_err(|e| self.error(e, r))?;
         let actual = sha256_digest(&buf);
         if actual != desc.digest {
-            return Err(RegistryError::DigestMismatch { what: format!("blob of {r}"), expected: desc.digest.clone(), actual });
+            return Err(RegistryError::DigestMismatch {
+                what: format!("blob of {r}"),
+                expected: desc.digest.clone(),
+                actual,
+            });
         }
         Ok(buf.into())
     }
 
     /// Opens a layer blob as a stream of chunks. The caller hashes it as it consumes it.
-    pub async fn blob_stream(&self, r: &ImageRef, desc: &Descriptor) -> Result<SizedStream, RegistryError> {
+    pub async fn blob_stream(
+        &self,
+        r: &ImageRef,
+        desc: &Descriptor,
+    ) -> Result<SizedStream, RegistryError> {
         let reference = self.reference(r);
         self.authenticate(&reference).await;
-        self.client.pull_blob_stream(&reference, &oci_desc(desc)).await.map_err(|e| self.error(e, r))
+        self.client
+            .pull_blob_stream(&reference, &oci_desc(desc))
+            .await
+            .map_err(|e| self.error(e, r))
     }
 
     /// Makes the credentials known to the client, which then runs the token flow
     /// itself when a request needs one.
     async fn authenticate(&self, reference: &Reference) {
-        self.client.store_auth_if_needed(reference.resolve_registry(), &self.auth).await;
+        self.client
+            .store_auth_if_needed(reference.resolve_registry(), &self.auth)
+            .await;
     }
 
     /// Sorts a client error into what the user can act on.
@@ -135,24 +206,45 @@ impl Registry {
         };
         match e {
             OciDistributionError::RequestError(re) if re.is_connect() || re.is_timeout() => {
-                RegistryError::Unreachable { host, detail: error_chain(&re) }
+                RegistryError::Unreachable {
+                    host,
+                    detail: root_cause(&re),
+                }
             }
-            OciDistributionError::UnauthorizedError { .. } | OciDistributionError::AuthenticationFailure(_) => unauthorized(),
+            OciDistributionError::UnauthorizedError { .. }
+            | OciDistributionError::AuthenticationFailure(_) => unauthorized(),
             OciDistributionError::RegistryError { envelope, .. } => {
                 let code = envelope.errors.first().map(|e| &e.code);
                 match code {
-                    Some(OciErrorCode::NameUnknown) => RegistryError::UnknownRepository { reference: r.to_string() },
+                    Some(OciErrorCode::NameUnknown) => RegistryError::UnknownRepository {
+                        reference: r.to_string(),
+                    },
                     Some(OciErrorCode::ManifestUnknown) | Some(OciErrorCode::NotFound) => {
-                        RegistryError::UnknownManifest { reference: r.to_string() }
+                        RegistryError::UnknownManifest {
+                            reference: r.to_string(),
+                        }
                     }
                     Some(OciErrorCode::Unauthorized) | Some(OciErrorCode::Denied) => unauthorized(),
-                    _ => RegistryError::Protocol { host, detail: envelope.to_string() },
+                    _ => RegistryError::Protocol {
+                        host,
+                        detail: envelope.to_string(),
+                    },
                 }
             }
-            OciDistributionError::ServerError { code: 404, .. } => RegistryError::UnknownManifest { reference: r.to_string() },
-            OciDistributionError::ServerError { code: 401 | 403, .. } => unauthorized(),
-            OciDistributionError::DigestError(d) => RegistryError::Protocol { host, detail: format!("digest check failed: {d}") },
-            other => RegistryError::Protocol { host, detail: error_chain(&other) },
+            OciDistributionError::ServerError { code: 404, .. } => RegistryError::UnknownManifest {
+                reference: r.to_string(),
+            },
+            OciDistributionError::ServerError {
+                code: 401 | 403, ..
+            } => unauthorized(),
+            OciDistributionError::DigestError(d) => RegistryError::Protocol {
+                host,
+                detail: format!("digest check failed: {d}"),
+            },
+            other => RegistryError::Protocol {
+                host,
+                detail: error_chain(&other),
+            },
         }
     }
 }
@@ -168,6 +260,15 @@ fn oci_desc(d: &Descriptor) -> oci_client::manifest::OciDescriptor {
 
 pub fn sha256_digest(bytes: &[u8]) -> String {
     format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
+}
+
+/// The innermost error: "Connection refused (os error 111)" rather than the URL.
+fn root_cause(e: &dyn std::error::Error) -> String {
+    let mut cur = e;
+    while let Some(inner) = cur.source() {
+        cur = inner;
+    }
+    cur.to_string()
 }
 
 fn error_chain(e: &dyn std::error::Error) -> String {

@@ -32,23 +32,36 @@ use super::reference::{validate_digest, ImageRef};
 #[derive(Debug, Error)]
 pub enum StoreError {
     #[error("image store {path}: {op}: {source}")]
-    Io { path: PathBuf, op: &'static str, source: io::Error },
+    Io {
+        path: PathBuf,
+        op: &'static str,
+        source: io::Error,
+    },
     #[error("image store {path}: corrupt record: {source}")]
-    Corrupt { path: PathBuf, source: serde_json::Error },
+    Corrupt {
+        path: PathBuf,
+        source: serde_json::Error,
+    },
     #[error("No such image: {0}")]
     NoSuchImage(String),
     #[error("{0} matches more than one image; give more of the id")]
     Ambiguous(String),
-    #[error("disk full while writing {path}")]
+    #[error("disk full (No space left on device) while writing {path}")]
     DiskFull { path: PathBuf },
 }
 
 fn io_err<'a>(path: &'a Path, op: &'static str) -> impl FnOnce(io::Error) -> StoreError + 'a {
     move |source| {
         if source.raw_os_error() == Some(libc::ENOSPC) {
-            StoreError::DiskFull { path: path.to_path_buf() }
+            StoreError::DiskFull {
+                path: path.to_path_buf(),
+            }
         } else {
-            StoreError::Io { path: path.to_path_buf(), op, source }
+            StoreError::Io {
+                path: path.to_path_buf(),
+                op,
+                source,
+            }
         }
     }
 }
@@ -151,7 +164,9 @@ impl Store {
             let p = root.join(sub);
             create_private_dir(&p)?;
         }
-        Ok(Store { root: root.to_path_buf() })
+        Ok(Store {
+            root: root.to_path_buf(),
+        })
     }
 
     pub fn root(&self) -> &Path {
@@ -160,8 +175,17 @@ impl Store {
 
     fn lock(&self, name: &str, op: rustix::fs::FlockOperation) -> Result<Lock, StoreError> {
         let p = self.root.join("locks").join(name);
-        let f = File::options().create(true).truncate(false).write(true).open(&p).map_err(io_err(&p, "open lock"))?;
-        rustix::fs::flock(&f, op).map_err(|e| StoreError::Io { path: p.clone(), op: "lock", source: e.into() })?;
+        let f = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&p)
+            .map_err(io_err(&p, "open lock"))?;
+        rustix::fs::flock(&f, op).map_err(|e| StoreError::Io {
+            path: p.clone(),
+            op: "lock",
+            source: e.into(),
+        })?;
         Ok(Lock(f))
     }
 
@@ -177,7 +201,10 @@ impl Store {
 
     /// Takes the exclusive lock if no one else holds the store, to sweep `tmp/`.
     pub fn try_clean_tmp(&self) {
-        if let Ok(_l) = self.lock("gc.lock", rustix::fs::FlockOperation::NonBlockingLockExclusive) {
+        if let Ok(_l) = self.lock(
+            "gc.lock",
+            rustix::fs::FlockOperation::NonBlockingLockExclusive,
+        ) {
             self.clean_tmp();
         }
     }
@@ -193,7 +220,10 @@ impl Store {
 
     /// Serializes the download of one layer across processes; blocks.
     pub fn lock_layer(&self, digest: &str) -> Result<Lock, StoreError> {
-        self.lock(&format!("layer-{}.lock", short_link(digest)), rustix::fs::FlockOperation::LockExclusive)
+        self.lock(
+            &format!("layer-{}.lock", short_link(digest)),
+            rustix::fs::FlockOperation::LockExclusive,
+        )
     }
 
     fn meta_lock(&self) -> Result<Lock, StoreError> {
@@ -201,7 +231,11 @@ impl Store {
     }
 
     pub fn tmp_dir(&self, purpose: &str) -> Result<TmpDir, StoreError> {
-        let name = format!("{purpose}-{}-{:08x}", std::process::id(), rand::random::<u32>());
+        let name = format!(
+            "{purpose}-{}-{:08x}",
+            std::process::id(),
+            rand::random::<u32>()
+        );
         let path = self.root.join("tmp").join(name);
         fs::create_dir(&path).map_err(io_err(&path, "create temporary directory"))?;
         Ok(TmpDir { path, keep: false })
@@ -235,7 +269,9 @@ impl Store {
             Err(e) => return Err(io_err(&dest, "commit layer")(e)),
         }
         let link = self.root.join("l").join(short_link(&info.digest));
-        let target = Path::new("../layers").join(hex_of(&info.digest)).join("diff");
+        let target = Path::new("../layers")
+            .join(hex_of(&info.digest))
+            .join("diff");
         match std::os::unix::fs::symlink(&target, &link) {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(()),
@@ -257,7 +293,9 @@ impl Store {
     }
 
     fn image_path(&self, id: &str) -> PathBuf {
-        self.root.join("images").join(format!("{}.json", hex_of(id)))
+        self.root
+            .join("images")
+            .join(format!("{}.json", hex_of(id)))
     }
 
     pub fn image(&self, id: &str) -> Result<Option<ImageRecord>, StoreError> {
@@ -339,7 +377,11 @@ impl Store {
     pub fn remove_image(&self, id: &str) -> Result<Vec<String>, StoreError> {
         let _l = self.meta_lock()?;
         let mut tags = self.tags()?;
-        let untagged: Vec<String> = tags.iter().filter(|(_, v)| *v == id).map(|(k, _)| k.clone()).collect();
+        let untagged: Vec<String> = tags
+            .iter()
+            .filter(|(_, v)| *v == id)
+            .map(|(k, _)| k.clone())
+            .collect();
         tags.retain(|_, v| v != id);
         self.save_tags(tags)?;
         let p = self.image_path(id);
@@ -366,7 +408,10 @@ impl Store {
         }
         let mut freed = 0;
         let layers = self.root.join("layers");
-        for e in fs::read_dir(&layers).map_err(io_err(&layers, "list layers"))?.flatten() {
+        for e in fs::read_dir(&layers)
+            .map_err(io_err(&layers, "list layers"))?
+            .flatten()
+        {
             let name = e.file_name().to_string_lossy().into_owned();
             if keep_layers.contains(&name) {
                 continue;
@@ -376,12 +421,18 @@ impl Store {
             if name.len() >= 20 {
                 let _ = fs::remove_file(self.root.join("l").join(short_link(&digest)));
             }
-            let trash = self.root.join("tmp").join(format!("trash-{name}-{:08x}", rand::random::<u32>()));
+            let trash = self
+                .root
+                .join("tmp")
+                .join(format!("trash-{name}-{:08x}", rand::random::<u32>()));
             fs::rename(e.path(), &trash).map_err(io_err(&e.path(), "remove layer"))?;
             fs::remove_dir_all(&trash).map_err(io_err(&trash, "remove layer"))?;
         }
         let blobs = self.root.join("blobs/sha256");
-        for e in fs::read_dir(&blobs).map_err(io_err(&blobs, "list blobs"))?.flatten() {
+        for e in fs::read_dir(&blobs)
+            .map_err(io_err(&blobs, "list blobs"))?
+            .flatten()
+        {
             if !keep_blobs.contains(&*e.file_name().to_string_lossy()) {
                 let _ = fs::remove_file(e.path());
             }
@@ -402,7 +453,10 @@ impl Store {
         let hex = s.strip_prefix("sha256:").unwrap_or(s);
         if !hex.is_empty() && hex.len() <= 64 && hex.bytes().all(|c| c.is_ascii_hexdigit()) {
             let hex = hex.to_ascii_lowercase();
-            let mut found = self.images()?.into_iter().filter(|i| hex_of(&i.id).starts_with(&hex));
+            let mut found = self
+                .images()?
+                .into_iter()
+                .filter(|i| hex_of(&i.id).starts_with(&hex));
             if let Some(first) = found.next() {
                 if found.next().is_some() {
                     return Err(StoreError::Ambiguous(s.to_string()));
@@ -418,7 +472,11 @@ impl Store {
         if let Some(d) = &r.digest {
             if validate_digest(d).is_ok() {
                 let want = format!("{}@{d}", r.name());
-                return Ok(self.images()?.into_iter().find(|i| i.repo_digests.contains(&want)).map(|i| i.id));
+                return Ok(self
+                    .images()?
+                    .into_iter()
+                    .find(|i| i.repo_digests.contains(&want))
+                    .map(|i| i.id));
             }
         }
         Ok(r.tagged().and_then(|t| self.tags().ok()?.get(&t).cloned()))
@@ -435,7 +493,10 @@ fn create_private_dir(p: &Path) -> Result<(), StoreError> {
 
 fn read_json<T: for<'de> Deserialize<'de>>(p: &Path) -> Result<T, StoreError> {
     let bytes = fs::read(p).map_err(io_err(p, "read"))?;
-    serde_json::from_slice(&bytes).map_err(|source| StoreError::Corrupt { path: p.to_path_buf(), source })
+    serde_json::from_slice(&bytes).map_err(|source| StoreError::Corrupt {
+        path: p.to_path_buf(),
+        source,
+    })
 }
 
 fn write_json<T: Serialize>(p: &Path, v: &T) -> Result<(), StoreError> {
@@ -446,7 +507,11 @@ fn write_json<T: Serialize>(p: &Path, v: &T) -> Result<(), StoreError> {
 /// Writes to a temporary sibling, syncs and renames, so readers see the old or the
 /// new file, never a torn one.
 pub fn write_atomic(p: &Path, bytes: &[u8]) -> Result<(), StoreError> {
-    let tmp = p.with_extension(format!("tmp-{}-{:08x}", std::process::id(), rand::random::<u32>()));
+    let tmp = p.with_extension(format!(
+        "tmp-{}-{:08x}",
+        std::process::id(),
+        rand::random::<u32>()
+    ));
     let res = (|| {
         let mut f = File::create(&tmp)?;
         f.write_all(bytes)?;
@@ -473,7 +538,12 @@ mod tests {
             config_digest: id.into(),
             layers: layers
                 .iter()
-                .map(|d| LayerRef { digest: d.to_string(), diff_id: d.to_string(), media_type: String::new(), compressed_size: 0 })
+                .map(|d| LayerRef {
+                    digest: d.to_string(),
+                    diff_id: d.to_string(),
+                    media_type: String::new(),
+                    compressed_size: 0,
+                })
                 .collect(),
             created: None,
             stored: String::new(),
@@ -485,24 +555,49 @@ mod tests {
     fn layer(store: &Store, digest: &str) {
         let tmp = store.tmp_dir("layer").unwrap();
         fs::create_dir(tmp.path().join("diff")).unwrap();
-        store.commit_layer(tmp, &LayerInfo { digest: digest.into(), diff_id: digest.into(), size: 1 }).unwrap();
+        store
+            .commit_layer(
+                tmp,
+                &LayerInfo {
+                    digest: digest.into(),
+                    diff_id: digest.into(),
+                    size: 1,
+                },
+            )
+            .unwrap();
     }
 
     #[test]
     fn tags_resolution_and_garbage() {
         let dir = std::env::temp_dir().join(format!("box-store-test-{}", std::process::id()));
         let store = Store::open(&dir).unwrap();
-        let (a, b) = (format!("sha256:{}", "a".repeat(64)), format!("sha256:{}", "b".repeat(64)));
-        let (l1, l2) = (format!("sha256:{}", "1".repeat(64)), format!("sha256:{}", "2".repeat(64)));
+        let (a, b) = (
+            format!("sha256:{}", "a".repeat(64)),
+            format!("sha256:{}", "b".repeat(64)),
+        );
+        let (l1, l2) = (
+            format!("sha256:{}", "1".repeat(64)),
+            format!("sha256:{}", "2".repeat(64)),
+        );
         layer(&store, &l1);
         layer(&store, &l2);
         layer(&store, &l2); // a second commit of the same layer is dropped
-        store.add_image(record(&a, &[&l1, &l2]), Some("docker.io/library/x:latest")).unwrap();
-        store.add_image(record(&b, &[&l2]), Some("docker.io/library/y:latest")).unwrap();
+        store
+            .add_image(record(&a, &[&l1, &l2]), Some("docker.io/library/x:latest"))
+            .unwrap();
+        store
+            .add_image(record(&b, &[&l2]), Some("docker.io/library/y:latest"))
+            .unwrap();
         assert_eq!(store.resolve("x", "docker.io").unwrap().id, a);
         assert_eq!(store.resolve("bbbb", "docker.io").unwrap().id, b);
-        assert!(matches!(store.resolve("z", "docker.io"), Err(StoreError::NoSuchImage(_))));
-        assert_eq!(store.remove_image(&a).unwrap(), vec!["docker.io/library/x:latest".to_string()]);
+        assert!(matches!(
+            store.resolve("z", "docker.io"),
+            Err(StoreError::NoSuchImage(_))
+        ));
+        assert_eq!(
+            store.remove_image(&a).unwrap(),
+            vec!["docker.io/library/x:latest".to_string()]
+        );
         let _l = store.lock_exclusive().unwrap();
         store.collect_garbage().unwrap();
         assert!(!store.has_layer(&l1));

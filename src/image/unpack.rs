@@ -30,7 +30,11 @@ pub enum UnpackError {
     #[error("layer entry {entry:?} would land outside the layer ({reason}); refusing the layer")]
     Escape { entry: String, reason: &'static str },
     #[error("layer entry {entry:?}: {op}: {source}")]
-    Entry { entry: String, op: &'static str, source: io::Error },
+    Entry {
+        entry: String,
+        op: &'static str,
+        source: io::Error,
+    },
     #[error("layer entry {entry:?} has unsupported type {kind}")]
     Unsupported { entry: String, kind: String },
     #[error("reading the layer archive: {0}")]
@@ -59,11 +63,24 @@ pub struct UnpackStats {
 }
 
 /// Unpacks the tar stream `archive` into the existing, empty directory `dest`.
-pub fn unpack<R: Read>(archive: R, dest: &Path, opts: UnpackOptions) -> Result<UnpackStats, UnpackError> {
-    let root = rfs::open(dest, OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
-        .map_err(|e| entry_err(".", "open layer directory", e))?;
+pub fn unpack<R: Read>(
+    archive: R,
+    dest: &Path,
+    opts: UnpackOptions,
+) -> Result<UnpackStats, UnpackError> {
+    let root = rfs::open(
+        dest,
+        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| entry_err(".", "open layer directory", e))?;
     let mut ar = tar::Archive::new(archive);
-    let mut u = Unpacker { root, opts, stats: UnpackStats::default(), dirs: Vec::new() };
+    let mut u = Unpacker {
+        root,
+        opts,
+        stats: UnpackStats::default(),
+        dirs: Vec::new(),
+    };
     for entry in ar.entries().map_err(UnpackError::Archive)? {
         let mut entry = entry.map_err(UnpackError::Archive)?;
         u.entry(&mut entry)?;
@@ -95,7 +112,9 @@ impl Target {
         match (&self.name, self.parent.is_empty()) {
             (None, _) => ".".into(),
             (Some(n), true) => n.to_string_lossy().into_owned(),
-            (Some(n), false) => format!("{}/{}", self.parent.to_string_lossy(), n.to_string_lossy()),
+            (Some(n), false) => {
+                format!("{}/{}", self.parent.to_string_lossy(), n.to_string_lossy())
+            }
         }
     }
 }
@@ -104,22 +123,36 @@ impl Target {
 fn check_path(raw: &[u8]) -> Result<Target, UnpackError> {
     let shown = String::from_utf8_lossy(raw).into_owned();
     if raw.starts_with(b"/") {
-        return Err(UnpackError::Escape { entry: shown, reason: "absolute path" });
+        return Err(UnpackError::Escape {
+            entry: shown,
+            reason: "absolute path",
+        });
     }
     if raw.contains(&0) {
-        return Err(UnpackError::Escape { entry: shown, reason: "NUL in path" });
+        return Err(UnpackError::Escape {
+            entry: shown,
+            reason: "NUL in path",
+        });
     }
     // Names stay bytes (not every layer is UTF-8); strings are only for messages.
     let mut comps: Vec<&[u8]> = Vec::new();
     for c in raw.split(|&b| b == b'/') {
         match c {
             b"" | b"." => {}
-            b".." => return Err(UnpackError::Escape { entry: shown, reason: "`..` in path" }),
+            b".." => {
+                return Err(UnpackError::Escape {
+                    entry: shown,
+                    reason: "`..` in path",
+                })
+            }
             c => comps.push(c),
         }
     }
     let name = comps.pop().map(|n| OsStr::from_bytes(n).to_owned());
-    Ok(Target { parent: OsStr::from_bytes(&comps.join(&b'/')).to_owned(), name })
+    Ok(Target {
+        parent: OsStr::from_bytes(&comps.join(&b'/')).to_owned(),
+        name,
+    })
 }
 
 impl Unpacker {
@@ -147,15 +180,23 @@ impl Unpacker {
         if let Some(hidden) = nb.strip_prefix(WHITEOUT_PREFIX.as_bytes()) {
             let hidden = OsStr::from_bytes(hidden);
             remove_existing(&parent, hidden);
-            return rfs::mknodat(&parent, hidden, rfs::FileType::CharacterDevice, Mode::empty(), 0)
-                .map_err(|x| entry_err(&shown, "create whiteout", x));
+            return rfs::mknodat(
+                &parent,
+                hidden,
+                rfs::FileType::CharacterDevice,
+                Mode::empty(),
+                0,
+            )
+            .map_err(|x| entry_err(&shown, "create whiteout", x));
         }
 
         use tar::EntryType as T;
         match kind {
             T::Directory => {
                 match rfs::statat(&parent, name, AtFlags::SYMLINK_NOFOLLOW) {
-                    Ok(st) if rfs::FileType::from_raw_mode(st.st_mode) == rfs::FileType::Directory => {}
+                    Ok(st)
+                        if rfs::FileType::from_raw_mode(st.st_mode) == rfs::FileType::Directory => {
+                    }
                     Ok(_) => {
                         remove_existing(&parent, name);
                         mkdir(&parent, name, &shown)?;
@@ -167,13 +208,27 @@ impl Unpacker {
                 self.dirs.push((relative(&t), mtime(e)));
             }
             T::Regular | T::Continuous => {
-                remove_existing(&parent, name);
-                let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-                let fd = rfs::openat(&parent, name, flags, Mode::from_raw_mode(0o600))
-                    .map_err(|x| entry_err(&shown, "create file", x))?;
+                let flags = OFlags::WRONLY
+                    | OFlags::CREATE
+                    | OFlags::EXCL
+                    | OFlags::NOFOLLOW
+                    | OFlags::CLOEXEC;
+                let create = || rfs::openat(&parent, name, flags, Mode::from_raw_mode(0o600));
+                // Layers are unpacked into empty directories: replacing is the rare case.
+                let fd = match create() {
+                    Err(Errno::EXIST) => {
+                        remove_existing(&parent, name);
+                        create()
+                    }
+                    other => other,
+                }
+                .map_err(|x| entry_err(&shown, "create file", x))?;
                 let mut file = std::fs::File::from(fd);
-                let n = io::copy(e, &mut file)
-                    .map_err(|x| UnpackError::Entry { entry: shown.clone(), op: "write file", source: x })?;
+                let n = io::copy(e, &mut file).map_err(|x| UnpackError::Entry {
+                    entry: shown.clone(),
+                    op: "write file",
+                    source: x,
+                })?;
                 self.stats.size += n;
                 let fd = OwnedFd::from(file);
                 self.metadata(e, &fd, &shown)?;
@@ -191,13 +246,19 @@ impl Unpacker {
                 let raw_target = link_name(e, &shown)?;
                 let tt = check_path(&raw_target).map_err(|err| match err {
                     UnpackError::Escape { reason, .. } => UnpackError::Escape {
-                        entry: format!("{shown} (hard link to {})", String::from_utf8_lossy(&raw_target)),
+                        entry: format!(
+                            "{shown} (hard link to {})",
+                            String::from_utf8_lossy(&raw_target)
+                        ),
                         reason,
                     },
                     other => other,
                 })?;
                 let Some(tname) = tt.name.as_deref() else {
-                    return Err(UnpackError::Escape { entry: shown, reason: "hard link to the layer root" });
+                    return Err(UnpackError::Escape {
+                        entry: shown,
+                        reason: "hard link to the layer root",
+                    });
                 };
                 let tparent = self.dir(&tt.parent, &shown)?;
                 remove_existing(&parent, name);
@@ -214,15 +275,31 @@ impl Unpacker {
                 let major = e.header().device_major().ok().flatten().unwrap_or(0);
                 let minor = e.header().device_minor().ok().flatten().unwrap_or(0);
                 remove_existing(&parent, name);
-                rfs::mknodat(&parent, name, ft, Mode::from_raw_mode(0o600), rfs::makedev(major, minor))
-                    .map_err(|x| entry_err(&shown, "create special file", x))?;
+                rfs::mknodat(
+                    &parent,
+                    name,
+                    ft,
+                    Mode::from_raw_mode(0o600),
+                    rfs::makedev(major, minor),
+                )
+                .map_err(|x| entry_err(&shown, "create special file", x))?;
                 self.owner(e, &parent, name, &shown)?;
-                rfs::chmodat(&parent, name, Mode::from_raw_mode(mode(e)), AtFlags::empty())
-                    .map_err(|x| entry_err(&shown, "chmod", x))?;
+                rfs::chmodat(
+                    &parent,
+                    name,
+                    Mode::from_raw_mode(mode(e)),
+                    AtFlags::empty(),
+                )
+                .map_err(|x| entry_err(&shown, "chmod", x))?;
                 let _ = rfs::utimensat(&parent, name, &times(mtime(e)), AtFlags::SYMLINK_NOFOLLOW);
             }
             T::XGlobalHeader | T::XHeader | T::GNULongName | T::GNULongLink => {}
-            other => return Err(UnpackError::Unsupported { entry: shown, kind: format!("{other:?}") }),
+            other => {
+                return Err(UnpackError::Unsupported {
+                    entry: shown,
+                    kind: format!("{other:?}"),
+                })
+            }
         }
         Ok(())
     }
@@ -245,14 +322,20 @@ impl Unpacker {
                     Ok(()) | Err(Errno::EXIST) => {}
                     Err(x) => return Err(entry_err(shown, "create parent directory", x)),
                 }
-                rfs::openat2(&self.root, path, flags, Mode::empty(), how).map_err(|x| resolve_err(shown, x))
+                rfs::openat2(&self.root, path, flags, Mode::empty(), how)
+                    .map_err(|x| resolve_err(shown, x))
             }
             Err(x) => Err(resolve_err(shown, x)),
         }
     }
 
     /// Owner, then mode (chown clears setuid bits, so the order matters), then xattrs.
-    fn metadata<R: Read>(&mut self, e: &mut tar::Entry<R>, fd: &OwnedFd, shown: &str) -> Result<(), UnpackError> {
+    fn metadata<R: Read>(
+        &mut self,
+        e: &mut tar::Entry<R>,
+        fd: &OwnedFd,
+        shown: &str,
+    ) -> Result<(), UnpackError> {
         if self.opts.chown {
             let (uid, gid) = ids(e);
             match rfs::fchown(fd, Some(uid), Some(gid)) {
@@ -264,7 +347,9 @@ impl Unpacker {
         rfs::fchmod(fd, Mode::from_raw_mode(mode(e))).map_err(|x| entry_err(shown, "chmod", x))?;
         if let Ok(Some(exts)) = e.pax_extensions() {
             for ext in exts.flatten() {
-                let Some(key) = ext.key_bytes().strip_prefix(b"SCHILY.xattr.") else { continue };
+                let Some(key) = ext.key_bytes().strip_prefix(b"SCHILY.xattr.") else {
+                    continue;
+                };
                 let key = OsStr::from_bytes(key);
                 if rfs::fsetxattr(fd, key, ext.value_bytes(), rfs::XattrFlags::empty()).is_err() {
                     self.stats.skipped_xattrs += 1;
@@ -274,12 +359,24 @@ impl Unpacker {
         Ok(())
     }
 
-    fn owner<R: Read>(&mut self, e: &tar::Entry<R>, parent: &OwnedFd, name: &OsStr, shown: &str) -> Result<(), UnpackError> {
+    fn owner<R: Read>(
+        &mut self,
+        e: &tar::Entry<R>,
+        parent: &OwnedFd,
+        name: &OsStr,
+        shown: &str,
+    ) -> Result<(), UnpackError> {
         if !self.opts.chown {
             return Ok(());
         }
         let (uid, gid) = ids(e);
-        match rfs::chownat(parent, name, Some(uid), Some(gid), AtFlags::SYMLINK_NOFOLLOW) {
+        match rfs::chownat(
+            parent,
+            name,
+            Some(uid),
+            Some(gid),
+            AtFlags::SYMLINK_NOFOLLOW,
+        ) {
             Ok(()) => Ok(()),
             Err(Errno::INVAL) => {
                 self.stats.unmapped_owners += 1;
@@ -302,17 +399,24 @@ fn relative(t: &Target) -> OsString {
 }
 
 fn link_name<R: Read>(e: &tar::Entry<R>, shown: &str) -> Result<Vec<u8>, UnpackError> {
-    e.link_name_bytes().map(|c| c.into_owned()).ok_or_else(|| UnpackError::Entry {
-        entry: shown.to_string(),
-        op: "read link target",
-        source: io::ErrorKind::InvalidData.into(),
-    })
+    e.link_name_bytes()
+        .map(|c| c.into_owned())
+        .ok_or_else(|| UnpackError::Entry {
+            entry: shown.to_string(),
+            op: "read link target",
+            source: io::ErrorKind::InvalidData.into(),
+        })
 }
 
 /// A directory opened for reading (fchown, fchmod and fsetxattr refuse `O_PATH` fds).
 fn open_dir(parent: &impl AsFd, name: &OsStr, shown: &str) -> Result<OwnedFd, UnpackError> {
-    rfs::openat(parent, name, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC, Mode::empty())
-        .map_err(|x| entry_err(shown, "open directory", x))
+    rfs::openat(
+        parent,
+        name,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|x| entry_err(shown, "open directory", x))
 }
 
 fn ids<R: Read>(e: &tar::Entry<R>) -> (rfs::Uid, rfs::Gid) {
@@ -331,20 +435,33 @@ fn mtime<R: Read>(e: &tar::Entry<R>) -> i64 {
 }
 
 fn times(secs: i64) -> Timestamps {
-    let t = Timespec { tv_sec: secs, tv_nsec: 0 };
-    Timestamps { last_access: t, last_modification: t }
+    let t = Timespec {
+        tv_sec: secs,
+        tv_nsec: 0,
+    };
+    Timestamps {
+        last_access: t,
+        last_modification: t,
+    }
 }
 
 /// Re-resolves beneath the root: a later entry may have replaced a directory with a
 /// symlink, which must not lead this outside the layer.
 fn set_times(root: &OwnedFd, path: &OsStr, secs: i64) -> rustix::io::Result<()> {
     let how = ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS;
-    let fd = rfs::openat2(root, path, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty(), how)?;
+    let fd = rfs::openat2(
+        root,
+        path,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+        how,
+    )?;
     rfs::futimens(&fd, &times(secs))
 }
 
 fn mkdir(parent: &OwnedFd, name: &OsStr, shown: &str) -> Result<(), UnpackError> {
-    rfs::mkdirat(parent, name, Mode::from_raw_mode(0o700)).map_err(|x| entry_err(shown, "create directory", x))
+    rfs::mkdirat(parent, name, Mode::from_raw_mode(0o700))
+        .map_err(|x| entry_err(shown, "create directory", x))
 }
 
 /// A later entry replaces an earlier one of the same name, as tar does.
@@ -358,7 +475,12 @@ fn remove_existing(parent: &impl AsFd, name: &OsStr) {
 }
 
 fn remove_tree(parent: &impl AsFd, name: &OsStr) -> rustix::io::Result<()> {
-    let fd = rfs::openat(parent, name, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC, Mode::empty())?;
+    let fd = rfs::openat(
+        parent,
+        name,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::empty(),
+    )?;
     let mut dir = rfs::Dir::read_from(&fd)?;
     let mut children = Vec::new();
     while let Some(ent) = dir.read() {
@@ -377,13 +499,23 @@ fn remove_tree(parent: &impl AsFd, name: &OsStr) -> rustix::io::Result<()> {
 }
 
 fn entry_err(entry: &str, op: &'static str, e: Errno) -> UnpackError {
-    UnpackError::Entry { entry: entry.to_string(), op, source: e.into() }
+    UnpackError::Entry {
+        entry: entry.to_string(),
+        op,
+        source: e.into(),
+    }
 }
 
 fn resolve_err(entry: &str, e: Errno) -> UnpackError {
     match e {
-        Errno::XDEV => UnpackError::Escape { entry: entry.to_string(), reason: "a symlink in its path leads out of the layer" },
-        Errno::LOOP => UnpackError::Escape { entry: entry.to_string(), reason: "too many symlinks in its path" },
+        Errno::XDEV => UnpackError::Escape {
+            entry: entry.to_string(),
+            reason: "a symlink in its path leads out of the layer",
+        },
+        Errno::LOOP => UnpackError::Escape {
+            entry: entry.to_string(),
+            reason: "too many symlinks in its path",
+        },
         other => entry_err(entry, "open parent directory", other),
     }
 }
@@ -394,8 +526,14 @@ mod tests {
 
     #[test]
     fn checks_paths() {
-        assert!(matches!(check_path(b"/etc/passwd"), Err(UnpackError::Escape { .. })));
-        assert!(matches!(check_path(b"a/../../b"), Err(UnpackError::Escape { .. })));
+        assert!(matches!(
+            check_path(b"/etc/passwd"),
+            Err(UnpackError::Escape { .. })
+        ));
+        assert!(matches!(
+            check_path(b"a/../../b"),
+            Err(UnpackError::Escape { .. })
+        ));
         let t = check_path(b"./usr//bin/./sh").unwrap();
         assert_eq!(t.parent, "usr/bin");
         assert_eq!(t.name.as_deref(), Some(OsStr::new("sh")));

@@ -104,17 +104,33 @@ impl IdMapping {
 
     pub fn uid_map(&self) -> Vec<IdRange> {
         match self {
-            IdMapping::Host => vec![IdRange { inside: 0, outside: 0, count: u32::MAX }],
+            IdMapping::Host => vec![IdRange {
+                inside: 0,
+                outside: 0,
+                count: u32::MAX,
+            }],
             IdMapping::Subordinate { uids, .. } => uids.clone(),
-            IdMapping::Single { uid, .. } => vec![IdRange { inside: 0, outside: *uid, count: 1 }],
+            IdMapping::Single { uid, .. } => vec![IdRange {
+                inside: 0,
+                outside: *uid,
+                count: 1,
+            }],
         }
     }
 
     pub fn gid_map(&self) -> Vec<IdRange> {
         match self {
-            IdMapping::Host => vec![IdRange { inside: 0, outside: 0, count: u32::MAX }],
+            IdMapping::Host => vec![IdRange {
+                inside: 0,
+                outside: 0,
+                count: u32::MAX,
+            }],
             IdMapping::Subordinate { gids, .. } => gids.clone(),
-            IdMapping::Single { gid, .. } => vec![IdRange { inside: 0, outside: *gid, count: 1 }],
+            IdMapping::Single { gid, .. } => vec![IdRange {
+                inside: 0,
+                outside: *gid,
+                count: 1,
+            }],
         }
     }
 
@@ -160,10 +176,18 @@ fn to_host(map: &[IdRange], inside: u32) -> Option<u32> {
 
 /// Root inside is the user; 1.. are the subordinate ranges, one after the other.
 fn stack(own: u32, ranges: &[(u32, u32)]) -> Vec<IdRange> {
-    let mut map = vec![IdRange { inside: 0, outside: own, count: 1 }];
+    let mut map = vec![IdRange {
+        inside: 0,
+        outside: own,
+        count: 1,
+    }];
     let mut next = 1u32;
     for &(start, count) in ranges {
-        map.push(IdRange { inside: next, outside: start, count });
+        map.push(IdRange {
+            inside: next,
+            outside: start,
+            count,
+        });
         next = next.saturating_add(count);
     }
     map
@@ -223,7 +247,8 @@ fn is_executable(p: &Path) -> bool {
 mod tests {
     use super::*;
 
-    const SUB: &str = "# comment\nalice:100000:65536\n1001:300000:1000\nbad line\nbob:200000:65536\n";
+    const SUB: &str =
+        "# comment\nalice:100000:65536\n1001:300000:1000\nbad line\nbob:200000:65536\n";
 
     #[test]
     fn finds_ranges_by_name_and_uid() {
@@ -245,11 +270,26 @@ mod tests {
     #[test]
     fn falls_back_to_single_id() {
         let m = IdMapping::choose(1002, 1002, Some("dave"), SUB, SUB, true);
-        assert!(matches!(m, IdMapping::Single { reason: SingleReason::NoSubuidRange, .. }));
+        assert!(matches!(
+            m,
+            IdMapping::Single {
+                reason: SingleReason::NoSubuidRange,
+                ..
+            }
+        ));
         assert_eq!(m.host_uid(0), Some(1002));
         assert_eq!(m.host_uid(1), None);
         let m = IdMapping::choose(1000, 1000, Some("alice"), SUB, SUB, false);
-        assert!(matches!(m, IdMapping::Single { reason: SingleReason::NoNewuidmap, .. }));
-        assert_eq!(IdMapping::choose(0, 0, None, "", "", false), IdMapping::Host);
+        assert!(matches!(
+            m,
+            IdMapping::Single {
+                reason: SingleReason::NoNewuidmap,
+                ..
+            }
+        ));
+        assert_eq!(
+            IdMapping::choose(0, 0, None, "", "", false),
+            IdMapping::Host
+        );
     }
 }

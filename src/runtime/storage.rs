@@ -23,11 +23,17 @@ impl Driver {
     pub fn reason(&self) -> &'static str {
         match self {
             Driver::Overlay { configured: true } => "set in config.toml",
-            Driver::Overlay { configured: false } => "the kernel's overlayfs, mounted inside the user namespace",
+            Driver::Overlay { configured: false } => {
+                "the kernel's overlayfs, mounted inside the user namespace"
+            }
             Driver::FuseOverlayfs { configured: true } => "set in config.toml",
-            Driver::FuseOverlayfs { configured: false } => "the kernel's overlayfs cannot be used unprivileged here",
+            Driver::FuseOverlayfs { configured: false } => {
+                "the kernel's overlayfs cannot be used unprivileged here"
+            }
             Driver::Copy { configured: true } => "set in config.toml",
-            Driver::Copy { configured: false } => "neither kernel overlayfs nor fuse-overlayfs is available",
+            Driver::Copy { configured: false } => {
+                "neither kernel overlayfs nor fuse-overlayfs is available"
+            }
         }
     }
 }
@@ -45,14 +51,20 @@ impl KernelOverlay {
     pub fn describe(&self) -> &'static str {
         match self {
             KernelOverlay::Usable => "supported in user namespaces (Linux 5.11+, userxattr)",
-            KernelOverlay::TooOld => "present, but the kernel is older than 5.11: not mountable unprivileged",
-            KernelOverlay::Missing => "not available (no overlay in /proc/filesystems and no module)",
+            KernelOverlay::TooOld => {
+                "present, but the kernel is older than 5.11: not mountable unprivileged"
+            }
+            KernelOverlay::Missing => {
+                "not available (no overlay in /proc/filesystems and no module)"
+            }
         }
     }
 }
 
 pub fn kernel_release() -> Option<String> {
-    std::fs::read_to_string("/proc/sys/kernel/osrelease").ok().map(|s| s.trim().to_string())
+    std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .ok()
+        .map(|s| s.trim().to_string())
 }
 
 /// `(major, minor)` of a release string like `6.1.0-13-amd64`.
@@ -62,8 +74,12 @@ pub fn parse_release(r: &str) -> Option<(u32, u32)> {
 }
 
 pub fn kernel_overlay() -> KernelOverlay {
-    let listed = std::fs::read_to_string("/proc/filesystems").map(|f| f.lines().any(|l| l.ends_with("\toverlay"))).unwrap_or(false);
-    let module = kernel_release().is_some_and(|r| std::path::Path::new(&format!("/lib/modules/{r}/kernel/fs/overlayfs")).exists());
+    let listed = std::fs::read_to_string("/proc/filesystems")
+        .map(|f| f.lines().any(|l| l.ends_with("\toverlay")))
+        .unwrap_or(false);
+    let module = kernel_release().is_some_and(|r| {
+        std::path::Path::new(&format!("/lib/modules/{r}/kernel/fs/overlayfs")).exists()
+    });
     if !listed && !module {
         return KernelOverlay::Missing;
     }
@@ -80,7 +96,9 @@ pub fn choose_driver(configured: Option<&str>) -> Driver {
         Some("fuse-overlayfs") => Driver::FuseOverlayfs { configured: true },
         Some("copy") => Driver::Copy { configured: true },
         _ if kernel_overlay() == KernelOverlay::Usable => Driver::Overlay { configured: false },
-        _ if find_program("fuse-overlayfs").is_some() => Driver::FuseOverlayfs { configured: false },
+        _ if find_program("fuse-overlayfs").is_some() => {
+            Driver::FuseOverlayfs { configured: false }
+        }
         _ => Driver::Copy { configured: false },
     }
 }

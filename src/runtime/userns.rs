@@ -22,11 +22,17 @@ pub enum UsernsError {
     #[error("cannot create a user namespace: {0} (are unprivileged user namespaces disabled? see /proc/sys/user/max_user_namespaces)")]
     Unshare(nix::Error),
     #[error("{helper} failed to map ids for box: {detail}")]
-    Helper { helper: &'static str, detail: String },
+    Helper {
+        helper: &'static str,
+        detail: String,
+    },
     #[error("{helper} not found on PATH (install the uidmap package)")]
     MissingHelper { helper: &'static str },
     #[error("cannot write {file}: {source}")]
-    WriteMap { file: &'static str, source: std::io::Error },
+    WriteMap {
+        file: &'static str,
+        source: std::io::Error,
+    },
     #[error("cannot become root of the user namespace: {0}")]
     SetId(nix::Error),
     #[error("cannot fork the id-mapping helper: {0}")]
@@ -46,10 +52,12 @@ pub fn enter(mapping: &IdMapping) -> Result<(), UsernsError> {
             become_root()
         }
         IdMapping::Subordinate { uids, gids } => {
-            let newuidmap = find_program("newuidmap")
-                .ok_or(UsernsError::MissingHelper { helper: "newuidmap" })?;
-            let newgidmap = find_program("newgidmap")
-                .ok_or(UsernsError::MissingHelper { helper: "newgidmap" })?;
+            let newuidmap = find_program("newuidmap").ok_or(UsernsError::MissingHelper {
+                helper: "newuidmap",
+            })?;
+            let newgidmap = find_program("newgidmap").ok_or(UsernsError::MissingHelper {
+                helper: "newgidmap",
+            })?;
             let pid = std::process::id().to_string();
             let uid_cmd = map_command(&newuidmap, &pid, uids);
             let gid_cmd = map_command(&newgidmap, &pid, gids);
@@ -81,8 +89,16 @@ pub fn enter(mapping: &IdMapping) -> Result<(), UsernsError> {
                             .map(|(h, d)| (h.to_string(), d.trim().to_string()))
                             .unwrap_or(("newuidmap".into(), detail.trim().to_string()));
                         return Err(UsernsError::Helper {
-                            helper: if helper == "newgidmap" { "newgidmap" } else { "newuidmap" },
-                            detail: if detail.is_empty() { format!("{status:?}") } else { detail },
+                            helper: if helper == "newgidmap" {
+                                "newgidmap"
+                            } else {
+                                "newuidmap"
+                            },
+                            detail: if detail.is_empty() {
+                                format!("{status:?}")
+                            } else {
+                                detail
+                            },
                         });
                     }
                     become_root()
@@ -96,7 +112,11 @@ fn map_command(program: &std::path::Path, pid: &str, ranges: &[IdRange]) -> Comm
     let mut cmd = Command::new(program);
     cmd.arg(pid);
     for r in ranges {
-        cmd.args([r.inside.to_string(), r.outside.to_string(), r.count.to_string()]);
+        cmd.args([
+            r.inside.to_string(),
+            r.outside.to_string(),
+            r.count.to_string(),
+        ]);
     }
     cmd
 }

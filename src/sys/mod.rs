@@ -23,7 +23,9 @@ pub fn fork() -> io::Result<Forked> {
     // one thread (the kernel's own count in /proc/self/status), so no other thread can
     // hold a lock.
     if thread_count()? != 1 {
-        return Err(io::Error::other("refusing to fork a multi-threaded process"));
+        return Err(io::Error::other(
+            "refusing to fork a multi-threaded process",
+        ));
     }
     match unsafe { nix::unistd::fork() }.map_err(io::Error::from)? {
         nix::unistd::ForkResult::Parent { child } => Ok(Forked::Parent { child }),

@@ -1,0 +1,9 @@
+//! Integration tests: the real `box` binary, run as an unprivileged user with a
+//! subuid range, as one without, and as root, against the registry that
+//! `tests/run.sh` starts on 127.0.0.1 and fills with fixtures it builds itself.
+
+#[macro_use]
+mod harness;
+mod images;
+mod pull;
+mod store;
