@@ -4,4 +4,5 @@
 
 pub mod idmap;
 pub mod storage;
+pub mod user;
 pub mod userns;
