@@ -139,6 +139,15 @@ impl Bars {
     }
 }
 
+impl Bars {
+    /// Ends the bar block with a newline, so what follows starts on its own line.
+    pub fn finish(&self) {
+        if !self.bars.lock().expect("progress lock").is_empty() {
+            eprintln!();
+        }
+    }
+}
+
 impl Default for Bars {
     fn default() -> Self {
         Bars::new()

@@ -426,5 +426,12 @@ locked=()
 
 cd "$REPO"
 status=0
-"$CARGO" test --workspace "${locked[@]}" -- --test-threads=2 || status=$?
+log="$ROOT/cargo-test.log"
+# --all-targets: unit and integration tests, no doc tests (box has none).
+"$CARGO" test --workspace --all-targets "${locked[@]}" -- --test-threads=2 2>&1 | tee "$log" || status=$?
+rm -rf /tmp/boxtest-bin-* 2>/dev/null || true
+# One closing line over every test binary, so the whole run reads as one result.
+passed=$(sed -n 's/^test result: [A-Za-z]*\. \([0-9]*\) passed.*/\1/p' "$log" | awk '{s+=$1} END{print s+0}')
+failed=$(sed -n 's/^test result: .* \([0-9]*\) failed.*/\1/p' "$log" | awk '{s+=$1} END{print s+0}')
+echo "tests: $passed passed, $failed failed"
 exit "$status"

@@ -85,17 +85,21 @@ pub fn pull_image(
             r.familiar_name(ctx.config.default_registry())
         ));
     }
-    let progress: Arc<dyn Progress> = if !quiet && output::stderr_is_terminal() {
-        Arc::new(output::Bars::new())
-    } else {
-        Arc::new(NoProgress)
+    let bars = (!quiet && output::stderr_is_terminal()).then(|| Arc::new(output::Bars::new()));
+    let progress: Arc<dyn Progress> = match &bars {
+        Some(b) => b.clone(),
+        None => Arc::new(NoProgress),
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    let outcome = rt.block_on(pull::pull(&pctx, r, platform, progress))?;
+    let outcome = rt.block_on(pull::pull(&pctx, r, platform, progress));
+    if let Some(b) = &bars {
+        b.finish();
+    }
+    let outcome = outcome?;
     for w in &outcome.warnings {
         warn(w);
     }

@@ -11,9 +11,13 @@ use serde::Deserialize;
 use crate::config::Dirs;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Credentials {
-    pub username: String,
-    pub password: String,
+pub enum Credentials {
+    Basic {
+        username: String,
+        password: String,
+    },
+    /// A registry token stored by a previous login (`registrytoken`), sent as is.
+    Bearer(String),
 }
 
 #[derive(Deserialize)]
@@ -30,6 +34,8 @@ struct AuthEntry {
     username: Option<String>,
     #[serde(default)]
     password: Option<String>,
+    #[serde(default)]
+    registrytoken: Option<String>,
 }
 
 /// The files searched, in order.
@@ -82,18 +88,21 @@ fn normalize(key: &str) -> String {
 }
 
 fn decode(e: &AuthEntry) -> Option<Credentials> {
-    if let Some(a) = &e.auth {
+    if let Some(t) = e.registrytoken.as_ref().filter(|t| !t.is_empty()) {
+        return Some(Credentials::Bearer(t.clone()));
+    }
+    if let Some(a) = e.auth.as_ref().filter(|a| !a.is_empty()) {
         let raw = base64::engine::general_purpose::STANDARD
             .decode(a.trim())
             .ok()?;
         let s = String::from_utf8(raw).ok()?;
         let (u, p) = s.split_once(':')?;
-        return Some(Credentials {
+        return Some(Credentials::Basic {
             username: u.into(),
             password: p.into(),
         });
     }
-    Some(Credentials {
+    Some(Credentials::Basic {
         username: e.username.clone()?,
         password: e.password.clone()?,
     })
@@ -110,15 +119,20 @@ mod tests {
         let f = dir.join("config.json");
         // "u:p:w" — passwords may contain colons.
         std::fs::write(&f, r#"{"auths":{"https://index.docker.io/v1/":{"auth":"dTpwOnc="},"reg:5000":{"auth":"YTpi"}}}"#).unwrap();
-        assert_eq!(
-            lookup_in(&f, "docker.io"),
-            Some(Credentials {
-                username: "u".into(),
-                password: "p:w".into()
+        let basic = |u: &str, p: &str| {
+            Some(Credentials::Basic {
+                username: u.into(),
+                password: p.into(),
             })
-        );
-        assert_eq!(lookup_in(&f, "reg:5000").unwrap().username, "a");
+        };
+        assert_eq!(lookup_in(&f, "docker.io"), basic("u", "p:w"));
+        assert_eq!(lookup_in(&f, "reg:5000"), basic("a", "b"));
         assert_eq!(lookup_in(&f, "other"), None);
+        std::fs::write(&f, r#"{"auths":{"tok:5000":{"registrytoken":"abc"}}}"#).unwrap();
+        assert_eq!(
+            lookup_in(&f, "tok:5000"),
+            Some(Credentials::Bearer("abc".into()))
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -80,7 +80,10 @@ impl Registry {
         });
         let logged_in = creds.is_some();
         let auth = match creds {
-            Some(c) => RegistryAuth::Basic(c.username, c.password),
+            Some(Credentials::Basic { username, password }) => {
+                RegistryAuth::Basic(username, password)
+            }
+            Some(Credentials::Bearer(token)) => RegistryAuth::Bearer(token),
             None => RegistryAuth::Anonymous,
         };
         Registry {

@@ -428,6 +428,20 @@ impl Store {
             fs::rename(e.path(), &trash).map_err(io_err(&e.path(), "remove layer"))?;
             fs::remove_dir_all(&trash).map_err(io_err(&trash, "remove layer"))?;
         }
+        // Per-layer download locks of layers that are gone: no pull runs now.
+        if let Ok(rd) = fs::read_dir(self.root.join("locks")) {
+            for e in rd.flatten() {
+                let n = e.file_name().to_string_lossy().into_owned();
+                if let Some(short) = n
+                    .strip_prefix("layer-")
+                    .and_then(|x| x.strip_suffix(".lock"))
+                {
+                    if !keep_layers.iter().any(|l| l.starts_with(short)) {
+                        let _ = fs::remove_file(e.path());
+                    }
+                }
+            }
+        }
         let blobs = self.root.join("blobs/sha256");
         for e in fs::read_dir(&blobs)
             .map_err(io_err(&blobs, "list blobs"))?

@@ -27,10 +27,19 @@ pub fn resolve(spec: &str, passwd: &str, group: &str) -> Result<ResolvedUser, Us
         None => (spec, None),
     };
     let u = if u.is_empty() { "0" } else { u };
-    let entries: Vec<Vec<&str>> = passwd.lines().map(|l| l.split(':').collect::<Vec<_>>()).filter(|f| f.len() >= 7).collect();
+    let entries: Vec<Vec<&str>> = passwd
+        .lines()
+        .map(|l| l.split(':').collect::<Vec<_>>())
+        .filter(|f| f.len() >= 7)
+        .collect();
     let by_name = entries.iter().find(|f| f[0] == u);
     let (uid, mut gid, home, name) = match (u.parse::<u32>(), by_name) {
-        (_, Some(f)) => (f[2].parse().unwrap_or(0), f[3].parse().unwrap_or(0), f[5].to_string(), Some(f[0])),
+        (_, Some(f)) => (
+            f[2].parse().unwrap_or(0),
+            f[3].parse().unwrap_or(0),
+            f[5].to_string(),
+            Some(f[0]),
+        ),
         (Ok(uid), None) => match entries.iter().find(|f| f[2].parse() == Ok(uid)) {
             Some(f) => (uid, f[3].parse().unwrap_or(0), f[5].to_string(), Some(f[0])),
             // A numeric uid need not exist in the image, as in Docker.
@@ -38,7 +47,11 @@ pub fn resolve(spec: &str, passwd: &str, group: &str) -> Result<ResolvedUser, Us
         },
         (Err(_), None) => return Err(UserError::NoUser(u.to_string())),
     };
-    let groups: Vec<Vec<&str>> = group.lines().map(|l| l.split(':').collect::<Vec<_>>()).filter(|f| f.len() >= 3).collect();
+    let groups: Vec<Vec<&str>> = group
+        .lines()
+        .map(|l| l.split(':').collect::<Vec<_>>())
+        .filter(|f| f.len() >= 3)
+        .collect();
     if let Some(g) = g {
         gid = match (groups.iter().find(|f| f[0] == g), g.parse::<u32>()) {
             (Some(f), _) => f[2].parse().unwrap_or(0),
@@ -58,7 +71,12 @@ pub fn resolve(spec: &str, passwd: &str, group: &str) -> Result<ResolvedUser, Us
     additional_gids.sort_unstable();
     additional_gids.dedup();
     let home = if home.is_empty() { "/".into() } else { home };
-    Ok(ResolvedUser { uid, gid, additional_gids, home })
+    Ok(ResolvedUser {
+        uid,
+        gid,
+        additional_gids,
+        home,
+    })
 }
 
 #[cfg(test)]
@@ -73,14 +91,23 @@ mod tests {
         let r = resolve("", PASSWD, GROUP).unwrap();
         assert_eq!((r.uid, r.gid, r.home.as_str()), (0, 0, "/root"));
         let r = resolve("app", PASSWD, GROUP).unwrap();
-        assert_eq!((r.uid, r.gid, r.additional_gids.clone(), r.home.as_str()), (1000, 1000, vec![10, 50], "/home/app"));
+        assert_eq!(
+            (r.uid, r.gid, r.additional_gids.clone(), r.home.as_str()),
+            (1000, 1000, vec![10, 50], "/home/app")
+        );
         let r = resolve("1000:50", PASSWD, GROUP).unwrap();
         assert_eq!((r.uid, r.gid), (1000, 50));
         let r = resolve("app:staff", PASSWD, GROUP).unwrap();
         assert_eq!(r.gid, 50);
         let r = resolve("4242", PASSWD, GROUP).unwrap();
         assert_eq!((r.uid, r.gid, r.home.as_str()), (4242, 0, "/"));
-        assert_eq!(resolve("ghost", PASSWD, GROUP), Err(UserError::NoUser("ghost".into())));
-        assert_eq!(resolve("app:ghosts", PASSWD, GROUP), Err(UserError::NoGroup("ghosts".into())));
+        assert_eq!(
+            resolve("ghost", PASSWD, GROUP),
+            Err(UserError::NoUser("ghost".into()))
+        );
+        assert_eq!(
+            resolve("app:ghosts", PASSWD, GROUP),
+            Err(UserError::NoGroup("ghosts".into()))
+        );
     }
 }

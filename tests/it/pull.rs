@@ -514,3 +514,66 @@ pub fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+/// config.toml: the default registry for short names, and mirrors tried first.
+#[test]
+fn default_registry_and_mirrors() {
+    let sb = Sandbox::new(User::Sub);
+    sb.write(
+        "config/box/config.toml",
+        &format!("[registries]\ndefault = \"{reg}\"\n[registries.mirrors]\n\"registry.invalid:5000\" = [\"127.0.0.1:9\", \"{reg}\"]\n", reg = registry()),
+    );
+    let out = sb.ok(&["pull", "busybox"]);
+    assert!(
+        out.stdout()
+            .contains(&format!("{}/busybox:latest", registry())),
+        "{}",
+        out.both()
+    );
+    let list = sb.ok(&["images"]).stdout();
+    assert!(
+        list.lines().any(|l| l.starts_with("busybox ")),
+        "the default registry is left out, as Docker leaves out docker.io:\n{list}"
+    );
+    // The first mirror is unreachable, the second has the image; the origin does not exist.
+    sb.ok(&["pull", "-q", "registry.invalid:5000/layers"]);
+    assert!(sb.layer_diff(&layers("layers")[0]).is_dir());
+    sb.write("config/box/config.toml", "[registries]\nbogus = 1\n");
+    sb.run(&["pull", "busybox"]).fails_with("config.toml");
+}
+
+/// On a terminal, a bar per layer; the pull still ends with the reference.
+#[test]
+fn progress_on_a_terminal() {
+    let sb = Sandbox::new(User::Sub);
+    let c = sb.cmd(&["pull", &image("layers")]);
+    let line: Vec<String> = std::iter::once(c.get_program())
+        .chain(c.get_args())
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    let envs: Vec<(String, String)> = c
+        .get_envs()
+        .filter_map(|(k, v)| {
+            Some((
+                k.to_string_lossy().into_owned(),
+                v?.to_string_lossy().into_owned(),
+            ))
+        })
+        .collect();
+    // `script` gives box a terminal, as a user at a shell would.
+    let o = std::process::Command::new("script")
+        .args(["-qec", &line.join(" "), "/dev/null"])
+        .env_clear()
+        .envs(envs)
+        .env("TERM", "xterm")
+        .current_dir(&sb.dir)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{out}");
+    assert!(
+        out.contains("Pull complete") && out.contains(&image("layers")),
+        "{out}"
+    );
+}
