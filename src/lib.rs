@@ -7,6 +7,7 @@
 #![deny(unsafe_code)]
 
 pub mod config;
+pub mod container;
 pub mod image;
 pub mod output;
 pub mod runtime;

@@ -9,12 +9,15 @@ use clap::{Parser, Subcommand};
 use boxc::config::{Config, Dirs};
 use boxc::runtime::idmap::IdMapping;
 
+mod attach;
 mod docs;
 mod image;
 mod images;
 mod info;
 mod pull;
 mod rmi;
+mod run;
+mod shim;
 mod tag;
 
 /// Exit status for errors of box itself, as Docker's CLI uses it.
@@ -35,6 +38,8 @@ pub struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Create and run a new container from an image
+    Run(Box<run::Args>),
     /// Download an image from a registry
     Pull(pull::Args),
     /// List images
@@ -52,6 +57,9 @@ enum Command {
     Version,
     /// Print a shell completion script
     Completion(docs::CompletionArgs),
+    /// The per-container supervisor (started by box itself)
+    #[command(name = "__shim", hide = true)]
+    Shim(shim::Args),
 }
 
 /// What every command may need, worked out once before any namespace is entered.
@@ -95,10 +103,28 @@ pub fn main() -> i32 {
         Ok(code) => code,
         Err(e) => {
             report(&e);
-            EXIT_BOX_ERROR
+            e.downcast_ref::<StatusError>()
+                .map(|s| s.code)
+                .unwrap_or(EXIT_BOX_ERROR)
         }
     }
 }
+
+/// An error that ends box with a status of its own: a container that could not run
+/// its command exits 126 (cannot execute) or 127 (not found), as Docker's does.
+#[derive(Debug)]
+pub struct StatusError {
+    pub code: i32,
+    pub message: String,
+}
+
+impl std::fmt::Display for StatusError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for StatusError {}
 
 fn run(cli: Cli) -> Result<i32> {
     if let Command::Completion(a) = &cli.command {
@@ -114,6 +140,8 @@ fn run(cli: Cli) -> Result<i32> {
     }
     let ctx = Ctx::load()?;
     match cli.command {
+        Command::Run(a) => run::run(&ctx, *a),
+        Command::Shim(a) => shim::run(&ctx, a),
         Command::Pull(a) => pull::run(&ctx, a),
         Command::Images(a) => images::run(&ctx, a),
         Command::Rmi(a) => rmi::run(&ctx, a),

@@ -2,7 +2,13 @@
 //! container setup plan. The image store uses [`userns`] to unpack layers with the same
 //! mapping that containers will see.
 
+pub mod caps;
+pub mod create;
 pub mod idmap;
+pub mod init;
+pub mod plan;
+pub mod seccomp;
+pub mod spec;
 pub mod storage;
 pub mod user;
 pub mod userns;

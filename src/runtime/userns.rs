@@ -30,7 +30,7 @@ pub enum UsernsError {
     MissingHelper { helper: &'static str },
     #[error("cannot write {file}: {source}")]
     WriteMap {
-        file: &'static str,
+        file: String,
         source: std::io::Error,
     },
     #[error("cannot become root of the user namespace: {0}")]
@@ -146,8 +146,61 @@ fn helper_child(go: OwnedFd, err: OwnedFd, mut uid_cmd: Command, mut gid_cmd: Co
     sys::exit_child(0)
 }
 
-fn write_proc(path: &'static str, text: &str, file: &'static str) -> Result<(), UsernsError> {
-    std::fs::write(path, text).map_err(|source| UsernsError::WriteMap { file, source })
+fn write_proc(path: &str, text: &str, _file: &str) -> Result<(), UsernsError> {
+    std::fs::write(path, text).map_err(|source| UsernsError::WriteMap {
+        file: path.to_string(),
+        source,
+    })
+}
+
+/// Writes the id maps of `pid`, a child that has just created its user namespace;
+/// called from outside that namespace (by the shim, for its container).
+pub fn map_process(pid: i32, mapping: &IdMapping) -> Result<(), UsernsError> {
+    match mapping {
+        IdMapping::Host => Ok(()),
+        IdMapping::Single { uid, gid, .. } => {
+            write_proc(&format!("/proc/{pid}/setgroups"), "deny", "setgroups")?;
+            write_proc(
+                &format!("/proc/{pid}/uid_map"),
+                &format!("0 {uid} 1\n"),
+                "uid_map",
+            )?;
+            write_proc(
+                &format!("/proc/{pid}/gid_map"),
+                &format!("0 {gid} 1\n"),
+                "gid_map",
+            )
+        }
+        IdMapping::Subordinate { uids, gids } => {
+            for (helper, ranges) in [("newuidmap", uids), ("newgidmap", gids)] {
+                let prog = find_program(helper).ok_or(UsernsError::MissingHelper {
+                    helper: static_name(helper),
+                })?;
+                let out = map_command(&prog, &pid.to_string(), ranges)
+                    .output()
+                    .map_err(|e| UsernsError::Helper {
+                        helper: static_name(helper),
+                        detail: e.to_string(),
+                    })?;
+                if !out.status.success() {
+                    let detail = String::from_utf8_lossy(&out.stderr).trim().to_string();
+                    return Err(UsernsError::Helper {
+                        helper: static_name(helper),
+                        detail,
+                    });
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+fn static_name(h: &str) -> &'static str {
+    if h == "newgidmap" {
+        "newgidmap"
+    } else {
+        "newuidmap"
+    }
 }
 
 fn become_root() -> Result<(), UsernsError> {

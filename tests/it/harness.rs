@@ -268,10 +268,15 @@ impl Out {
     }
     /// Asserts a box error: exit 125 and one line on stderr that says `what`.
     pub fn fails_with(&self, what: &str) -> &Self {
+        self.fails_with_code(125, what)
+    }
+
+    /// Asserts exit `code` and one error line on stderr that says `what`.
+    pub fn fails_with_code(&self, code: i32, what: &str) -> &Self {
         assert_eq!(
             self.code(),
-            125,
-            "box {}: expected exit 125:\n{}",
+            code,
+            "box {}: expected exit {code}:\n{}",
             self.1,
             self.both()
         );

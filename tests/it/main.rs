@@ -6,4 +6,5 @@
 mod harness;
 mod images;
 mod pull;
+mod run;
 mod store;

@@ -1,0 +1,91 @@
+//! The attach protocol between a shim and the `box` commands that talk to it, over
+//! the shim's unix socket: frames of `kind: u8`, `len: u32` (big endian), payload.
+
+use std::io::{self, Read, Write};
+
+/// Shim to client: container output.
+pub const STDOUT: u8 = 1;
+pub const STDERR: u8 = 2;
+/// Shim to client: the container ended; payload is its exit status (i32 BE).
+pub const EXIT: u8 = 3;
+/// Shim to client: the container could not start; payload is the status (i32 BE)
+/// followed by the message.
+pub const START_FAILED: u8 = 4;
+/// Client to shim: bytes for the container's stdin.
+pub const STDIN: u8 = 10;
+/// Client to shim: the client's stdin ended.
+pub const STDIN_EOF: u8 = 11;
+/// Client to shim: the terminal's size, rows and columns (u16 BE each).
+pub const RESIZE: u8 = 12;
+/// Client to shim: deliver this signal (i32 BE) to the container's first process.
+pub const SIGNAL: u8 = 13;
+
+pub fn write_frame(w: &mut impl Write, kind: u8, payload: &[u8]) -> io::Result<()> {
+    let mut buf = Vec::with_capacity(5 + payload.len());
+    buf.push(kind);
+    buf.extend_from_slice(&(payload.len() as u32).to_be_bytes());
+    buf.extend_from_slice(payload);
+    w.write_all(&buf)
+}
+
+/// Reads one frame; `None` at a clean end of stream.
+pub fn read_frame(r: &mut impl Read) -> io::Result<Option<(u8, Vec<u8>)>> {
+    let mut head = [0u8; 5];
+    match r.read_exact(&mut head) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(None),
+        Err(e) => return Err(e),
+    }
+    let len = u32::from_be_bytes([head[1], head[2], head[3], head[4]]) as usize;
+    if len > 16 << 20 {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "attach frame too large",
+        ));
+    }
+    let mut payload = vec![0u8; len];
+    r.read_exact(&mut payload)?;
+    Ok(Some((head[0], payload)))
+}
+
+/// Splits frames out of a byte buffer that may hold partial ones (for the shim's
+/// non-blocking reads).
+pub fn take_frame(buf: &mut Vec<u8>) -> Option<(u8, Vec<u8>)> {
+    if buf.len() < 5 {
+        return None;
+    }
+    let len = u32::from_be_bytes([buf[1], buf[2], buf[3], buf[4]]) as usize;
+    if buf.len() < 5 + len {
+        return None;
+    }
+    let kind = buf[0];
+    let payload = buf[5..5 + len].to_vec();
+    buf.drain(..5 + len);
+    Some((kind, payload))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_round_trip() {
+        let mut buf = Vec::new();
+        write_frame(&mut buf, STDOUT, b"hello").unwrap();
+        write_frame(&mut buf, EXIT, &7i32.to_be_bytes()).unwrap();
+        let mut partial = buf[..7].to_vec();
+        assert_eq!(take_frame(&mut partial), None);
+        partial.extend_from_slice(&buf[7..]);
+        assert_eq!(take_frame(&mut partial), Some((STDOUT, b"hello".to_vec())));
+        let mut r = &buf[..];
+        assert_eq!(
+            read_frame(&mut r).unwrap(),
+            Some((STDOUT, b"hello".to_vec()))
+        );
+        assert_eq!(
+            read_frame(&mut r).unwrap(),
+            Some((EXIT, 7i32.to_be_bytes().to_vec()))
+        );
+        assert_eq!(read_frame(&mut r).unwrap(), None);
+    }
+}

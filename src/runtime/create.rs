@@ -1,0 +1,194 @@
+//! Creating a container's first process, on the shim's side: its stdio (pipes, or a
+//! pty for `-t`), the clone into new namespaces, the id maps written from outside,
+//! and the wait until its init has exec'd the command or reported why it could not.
+
+use std::io::Read;
+use std::os::fd::{AsRawFd, OwnedFd};
+
+use nix::sched::CloneFlags;
+
+use super::idmap::IdMapping;
+use super::init;
+use super::spec::{ContainerSpec, Network};
+use super::userns;
+use crate::sys;
+
+/// The container's first process as the shim sees it, plus a handle on its user
+/// namespace: removing a `--rm` container's files needs its id mapping after it died.
+pub struct Created {
+    pub started: box_shim::Started,
+    pub userns: Option<OwnedFd>,
+}
+
+fn pipe() -> Result<(OwnedFd, OwnedFd), (i32, String)> {
+    nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| {
+        (
+            init::EXIT_START_FAILED,
+            format!("cannot create a pipe: {e}"),
+        )
+    })
+}
+
+pub fn start(spec: &ContainerSpec) -> Result<Created, (i32, String)> {
+    let fail =
+        |what: &str, e: &dyn std::fmt::Display| (init::EXIT_START_FAILED, format!("{what}: {e}"));
+    // (shim's end, container's end) of each stream.
+    let (shim_in, shim_out, shim_err, child_in, child_out, child_err);
+    if spec.tty {
+        let pty =
+            nix::pty::openpty(None, None).map_err(|e| fail("cannot open a pseudo-terminal", &e))?;
+        let master = pty.master;
+        shim_in = if spec.stdin {
+            Some(master.try_clone().map_err(|e| fail("dup", &e))?)
+        } else {
+            None
+        };
+        shim_out = master;
+        shim_err = None;
+        child_out = pty.slave.try_clone().map_err(|e| fail("dup", &e))?;
+        child_err = pty.slave.try_clone().map_err(|e| fail("dup", &e))?;
+        child_in = pty.slave;
+    } else {
+        if spec.stdin {
+            let (r, w) = pipe()?;
+            child_in = r;
+            shim_in = Some(w);
+        } else {
+            child_in = std::fs::File::open("/dev/null")
+                .map_err(|e| fail("open /dev/null", &e))?
+                .into();
+            shim_in = None;
+        }
+        let (r, w) = pipe()?;
+        shim_out = r;
+        child_out = w;
+        let (r, w) = pipe()?;
+        shim_err = Some(r);
+        child_err = w;
+    }
+    let (go_r, go_w) = pipe()?;
+    let (report_r, report_w) = pipe()?;
+
+    let mut flags = CloneFlags::CLONE_NEWNS
+        | CloneFlags::CLONE_NEWPID
+        | CloneFlags::CLONE_NEWUTS
+        | CloneFlags::CLONE_NEWIPC
+        | CloneFlags::CLONE_NEWCGROUP;
+    if spec.idmap != IdMapping::Host {
+        flags |= CloneFlags::CLONE_NEWUSER;
+    }
+    if spec.network == Network::None {
+        flags |= CloneFlags::CLONE_NEWNET;
+    }
+    // Raw numbers of the shim's ends, which the child must close so that it never
+    // holds a pipe open against itself (a dead shim must end its wait on `go`).
+    let shim_ends: Vec<i32> = [
+        Some(&shim_out),
+        shim_in.as_ref(),
+        shim_err.as_ref(),
+        Some(&go_w),
+        Some(&report_r),
+    ]
+    .into_iter()
+    .flatten()
+    .map(|f| f.as_raw_fd())
+    .collect();
+    let tty = spec.tty;
+    let mut child_fds = Some((child_in, child_out, child_err, go_r, report_w));
+    let pid = sys::clone_into(
+        flags,
+        Box::new(move || {
+            // In the new process: still the shim's copy, not yet mapped or mounted.
+            for fd in &shim_ends {
+                let _ = nix::unistd::close(*fd);
+            }
+            let (i, o, e, go, report) = child_fds.take().expect("the child runs once");
+            if tty {
+                let _ = nix::unistd::setsid();
+                let _ = rustix::process::ioctl_tiocsctty(&i);
+            }
+            let _ = rustix::stdio::dup2_stdin(&i);
+            let _ = rustix::stdio::dup2_stdout(&o);
+            let _ = rustix::stdio::dup2_stderr(&e);
+            drop((i, o, e));
+            init::run(spec, go, report)
+        }),
+    )
+    .map_err(|e| fail("cannot create the container's namespaces", &e))?;
+    // The closure, and with it the container's ends of the pipes, is gone here.
+
+    let userns = if spec.idmap != IdMapping::Host {
+        std::fs::File::open(format!("/proc/{pid}/ns/user"))
+            .ok()
+            .map(OwnedFd::from)
+    } else {
+        None
+    };
+    let abort = |msg: String| {
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
+        let _ = nix::sys::wait::waitpid(pid, None);
+        (init::EXIT_START_FAILED, msg)
+    };
+    if let Err(e) = userns::map_process(pid.as_raw(), &spec.idmap) {
+        return Err(abort(e.to_string()));
+    }
+    if nix::unistd::write(&go_w, b"1").is_err() {
+        return Err(abort(
+            "the container's init died before it was mapped".into(),
+        ));
+    }
+    drop(go_w);
+    // The report pipe closes with nothing in it when the command is exec'd.
+    let mut report = String::new();
+    let _ = std::fs::File::from(report_r).read_to_string(&mut report);
+    if !report.is_empty() {
+        let _ = nix::sys::wait::waitpid(pid, None);
+        let (code, msg) = report.split_once('\t').unwrap_or(("125", report.as_str()));
+        return Err((
+            code.parse().unwrap_or(init::EXIT_START_FAILED),
+            msg.to_string(),
+        ));
+    }
+    Ok(Created {
+        started: box_shim::Started {
+            pid: pid.as_raw(),
+            stdin: shim_in,
+            stdout: shim_out,
+            stderr: shim_err,
+            pty: spec.tty,
+        },
+        userns,
+    })
+}
+
+/// Removes a directory tree whose files may belong to the container's mapped ids, from
+/// a child in the container's user namespace (kept alive by `userns`), or in a fresh
+/// one with the same mapping when the container never got that far.
+pub fn remove_as_container(
+    userns: Option<&OwnedFd>,
+    idmap: &IdMapping,
+    remove: &dyn Fn() -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    if *idmap == IdMapping::Host {
+        return remove();
+    }
+    match sys::fork()? {
+        sys::Forked::Child => {
+            let entered = match userns {
+                Some(ns) => {
+                    nix::sched::setns(ns, CloneFlags::CLONE_NEWUSER).is_ok()
+                        && nix::unistd::setresgid(0.into(), 0.into(), 0.into()).is_ok()
+                        && nix::unistd::setresuid(0.into(), 0.into(), 0.into()).is_ok()
+                }
+                None => userns::enter(idmap).is_ok(),
+            };
+            sys::exit_child(if entered && remove().is_ok() { 0 } else { 1 })
+        }
+        sys::Forked::Parent { child } => match nix::sys::wait::waitpid(child, None) {
+            Ok(nix::sys::wait::WaitStatus::Exited(_, 0)) => Ok(()),
+            other => Err(std::io::Error::other(format!(
+                "removal in the container's user namespace failed: {other:?}"
+            ))),
+        },
+    }
+}

@@ -1,0 +1,414 @@
+//! `box run`: containers under their own shim, as each kind of user.
+
+use std::io::Write;
+use std::os::unix::fs::MetadataExt;
+use std::process::Stdio;
+
+use crate::harness::*;
+
+fn bb() -> String {
+    image("busybox")
+}
+
+/// Output of `box run --rm busybox sh -c SCRIPT` with extra flags before the image.
+fn sh(sb: &Sandbox, flags: &[&str], script: &str) -> Out {
+    let img = bb();
+    let mut args = vec!["run", "--rm"];
+    args.extend_from_slice(flags);
+    args.extend_from_slice(&[img.as_str(), "sh", "-c", script]);
+    sb.run(&args)
+}
+
+fn containers_left(sb: &Sandbox) -> Vec<String> {
+    std::fs::read_dir(sb.store().join("containers"))
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n != "names")
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn basics(user: User) {
+    let sb = Sandbox::new(user);
+    let o = sb.ok(&["run", "--rm", &bb(), "echo", "hello"]);
+    assert_eq!(o.stdout(), "hello\n");
+    assert!(
+        o.stderr().contains("Unable to find image"),
+        "pulled on first use: {}",
+        o.both()
+    );
+    assert_eq!(sh(&sb, &[], "exit 3").code(), 3);
+    sb.run(&["run", "--rm", &bb(), "no-such-command"])
+        .fails_with_code(127, "executable file not found");
+    sb.run(&["run", "--rm", &bb(), "/etc/passwd"])
+        .fails_with_code(126, "ermission denied");
+    let mut c = sb
+        .cmd(&["run", "--rm", "-i", &bb(), "cat"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    c.stdin.take().unwrap().write_all(b"hi\n").unwrap();
+    let o = c.wait_with_output().unwrap();
+    assert_eq!(
+        (o.status.code(), String::from_utf8_lossy(&o.stdout).as_ref()),
+        (Some(0), "hi\n"),
+        "stdin EOF reaches the container"
+    );
+    assert!(
+        containers_left(&sb).is_empty(),
+        "--rm leaves nothing: {:?}",
+        containers_left(&sb)
+    );
+    // Without --rm the container stays, exited, with its status recorded.
+    let o = sb.run(&["run", &bb(), "sh", "-c", "echo data > /new; exit 4"]);
+    assert_eq!(o.code(), 4);
+    let left = containers_left(&sb);
+    assert_eq!(left.len(), 1);
+    let state: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(
+            sb.store()
+                .join("containers")
+                .join(&left[0])
+                .join("state.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        (state["status"].as_str(), state["exit_code"].as_i64()),
+        (Some("exited"), Some(4))
+    );
+}
+per_user!(basics, basics);
+
+fn image_config(user: User) {
+    let sb = Sandbox::new(user);
+    let img = image("runcfg");
+    if user == User::NoSub {
+        // The image's user (uid 1000) has no mapping with a single id.
+        sb.run(&["run", "--rm", &img]).fails_with("not mapped");
+        let o = sb.ok(&["run", "--rm", "-u", "root", &img]);
+        assert_eq!(o.stdout(), "entry cmd1\n");
+        return;
+    }
+    assert_eq!(sb.ok(&["run", "--rm", &img]).stdout(), "entry cmd1\n");
+    assert_eq!(
+        sb.ok(&["run", "--rm", &img, "other"]).stdout(),
+        "entry other\n"
+    );
+    let script = "id -u; id -g; id -G; pwd; echo $HOME $FOO $BAR $HOSTNAME";
+    let o = sb.ok(&[
+        "run",
+        "--rm",
+        "--entrypoint",
+        "sh",
+        "-e",
+        "FOO=flag",
+        "--hostname",
+        "myhost",
+        &img,
+        "-c",
+        script,
+    ]);
+    assert_eq!(
+        o.stdout(),
+        "1000\n1000\n1000 50\n/home/app/work\n/home/app flag image myhost\n"
+    );
+    let o = sb.ok(&[
+        "run",
+        "--rm",
+        "-u",
+        "0:50",
+        "-w",
+        "/tmp",
+        "--entrypoint",
+        "",
+        &img,
+        "sh",
+        "-c",
+        "id -u; id -g; pwd",
+    ]);
+    assert_eq!(o.stdout(), "0\n50\n/tmp\n");
+    sb.run(&["run", "--rm", "-u", "ghost", &img])
+        .fails_with("unable to find user ghost");
+    sb.write("envfile", "# comment\nFROMFILE=yes\nFOO=file\n");
+    let env = sb.dir.join("envfile");
+    let o = sb.ok(&[
+        "run",
+        "--rm",
+        "--env-file",
+        env.to_str().unwrap(),
+        "-e",
+        "FOO=last",
+        "--entrypoint",
+        "sh",
+        &img,
+        "-c",
+        "echo $FROMFILE $FOO",
+    ]);
+    assert_eq!(o.stdout(), "yes last\n");
+}
+per_user!(image_config, image_config);
+
+/// The three-layer fixture seen from inside: whiteouts and opaque directories
+/// applied, owners through the mapping.
+fn layers_inside(user: User) {
+    let sb = Sandbox::new(user);
+    let img = image("layers");
+    sb.ok(&["pull", "-q", &bb()]);
+    let script = "ls /data; ls /data/opq; cat /data/keep/a.txt; echo; stat -c %u:%g /home/app/owned.txt; ls -l /usr/bin/suid | cut -c1-10";
+    // The layers image has no shell: borrow busybox's, from its layer directory.
+    let bin = sb.layer_diff(&layers("busybox")[0]).join("bin");
+    let o = sb.ok(&[
+        "run",
+        "--rm",
+        "-e",
+        "PATH=/bbx",
+        "-v",
+        &format!("{}:/bbx:ro", bin.display()),
+        &img,
+        "/bbx/sh",
+        "-c",
+        script,
+    ]);
+    let owner = if user == User::NoSub {
+        "0:0"
+    } else {
+        "1000:1000"
+    };
+    assert_eq!(
+        o.stdout(),
+        format!("keep\nodd.txt\nopq\nnew.txt\nkeep-a-v3\n{owner}\n-rwsr-xr-x\n")
+    );
+}
+per_user!(layers_inside, layers_inside);
+
+fn isolation(user: User) {
+    let sb = Sandbox::new(user);
+    let script = "ps -o pid > /tmp/ps; wc -l < /tmp/ps; grep -E '^(Seccomp|CapEff|NoNewPrivs):' /proc/self/status; hostname | wc -c; \
+                  cat /proc/net/dev | tail -n +3 | cut -d: -f1 | tr -d ' '; \
+                  (echo c > /proc/sysrq-trigger) 2>/dev/null && echo sysrq-writable; \
+                  (cat /proc/kcore | head -c1 | wc -c); ls /sys/firmware | wc -l; touch /sys/x 2>/dev/null && echo sys-writable; echo end";
+    let o = sh(&sb, &[], script);
+    assert_eq!(o.code(), 0, "{}", o.both());
+    assert_eq!(
+        o.stdout(),
+        "3\nCapEff:\t00000000a80425fb\nNoNewPrivs:\t0\nSeccomp:\t2\n13\nlo\n0\n0\nend\n",
+        "ps sees only the container (header, sh, ps); seccomp filter on; Docker's capabilities; private network; masks and read-only paths"
+    );
+    let o = sh(
+        &sb,
+        &["--cap-drop", "ALL", "--security-opt", "no-new-privileges"],
+        "grep -E '^(CapEff|CapBnd|NoNewPrivs):' /proc/self/status",
+    );
+    assert_eq!(
+        o.stdout(),
+        "CapEff:\t0000000000000000\nCapBnd:\t0000000000000000\nNoNewPrivs:\t1\n"
+    );
+    let o = sh(
+        &sb,
+        &["--cap-drop", "ALL", "--cap-add", "chown"],
+        "grep CapEff /proc/self/status",
+    );
+    assert_eq!(o.stdout(), "CapEff:\t0000000000000001\n");
+    let o = sh(
+        &sb,
+        &["--security-opt", "seccomp=unconfined"],
+        "grep Seccomp: /proc/self/status",
+    );
+    assert_eq!(o.stdout(), "Seccomp:\t0\n");
+    let o = sh(
+        &sb,
+        &["--privileged"],
+        "grep -E '^(Seccomp|CapEff):' /proc/self/status; grep -c ' /proc/kcore ' /proc/mounts",
+    );
+    let out = o.stdout();
+    assert!(
+        out.starts_with("CapEff:\t000001f")
+            && out.contains("Seccomp:\t0\n")
+            && out.ends_with("\n0\n"),
+        "privileged: all caps, no seccomp, no masks: {}",
+        o.both()
+    );
+    // Seccomp in force: Docker's profile refuses keyctl (busybox has no keyctl
+    // applet; unshare of a user namespace is refused without CAP_SYS_ADMIN).
+    let o = sh(&sb, &[], "unshare -U true 2>&1; echo $?");
+    assert!(
+        o.stdout().trim_end().ends_with('1'),
+        "unshare must fail under the default profile: {}",
+        o.both()
+    );
+}
+per_user!(isolation, isolation);
+
+fn bind_mounts(user: User) {
+    let sb = Sandbox::new(user);
+    sb.write("share/in.txt", "from host\n");
+    let share = sb.dir.join("share");
+    let v = format!("{}:/mnt", share.display());
+    let o = sh(&sb, &["-v", &v], "cat /mnt/in.txt; echo out > /mnt/out.txt");
+    assert_eq!(o.stdout(), "from host\n", "{}", o.both());
+    let m = lstat(&share.join("out.txt"));
+    assert_eq!(
+        (m.uid(), m.gid()),
+        (user.uid(), user.gid()),
+        "files the container's root writes belong to the user"
+    );
+    let o = sh(
+        &sb,
+        &["-v", &format!("{v}:ro")],
+        "echo x > /mnt/ro.txt 2>/dev/null || echo refused",
+    );
+    assert_eq!(o.stdout(), "refused\n");
+    let o = sh(
+        &sb,
+        &[
+            "--mount",
+            &format!("type=bind,source={},target=/m2,readonly", share.display()),
+        ],
+        "cat /m2/in.txt",
+    );
+    assert_eq!(o.stdout(), "from host\n");
+    let o = sh(
+        &sb,
+        &[
+            "--read-only",
+            "--tmpfs",
+            "/scratch",
+            "--mount",
+            "type=tmpfs,target=/t2",
+        ],
+        "touch /x 2>/dev/null || echo ro; touch /scratch/a /t2/b && echo tmpfs-ok",
+    );
+    assert_eq!(o.stdout(), "ro\ntmpfs-ok\n");
+    sh(&sb, &["-v", "/no/such/dir:/mnt"], "true")
+        .fails_with("bind source path does not exist: /no/such/dir");
+    sh(&sb, &["-v", "relative:/mnt"], "true").fails_with("named volumes are not supported");
+}
+per_user!(bind_mounts, bind_mounts);
+
+#[test]
+fn refusals() {
+    let sb = Sandbox::new(User::Sub);
+    sb.ok(&["pull", "-q", &bb()]);
+    sh(&sb, &["--network", "bridge"], "true").fails_with("not supported yet");
+    sh(&sb, &["-d"], "true").fails_with("not implemented yet");
+    sh(&sb, &["--security-opt", "apparmor=x"], "true").fails_with("unsupported --security-opt");
+    sh(&sb, &["--cap-add", "bogus"], "true").fails_with("unknown capability");
+    sb.run(&["run", "--pull", "never", &image("zstd"), "true"])
+        .fails_with("No such image");
+    sb.ok(&["run", "--name", "taken", &bb(), "true"]);
+    sb.run(&["run", "--name", "taken", &bb(), "true"])
+        .fails_with("already in use");
+    sb.run(&["run", "--rm", &image("runcfg"), "--entrypoint"])
+        .code();
+}
+
+#[test]
+fn init_and_network_host() {
+    let sb = Sandbox::new(User::Sub);
+    let o = sh(
+        &sb,
+        &["--init"],
+        "echo $$; ps -o pid,comm > /tmp/ps; tail -n +2 /tmp/ps | wc -l",
+    );
+    assert_eq!(
+        o.stdout(),
+        "2\n3\n",
+        "with --init the command is not PID 1: {}",
+        o.both()
+    );
+    let o = sh(
+        &sb,
+        &["--network", "host"],
+        "cat /proc/net/dev | tail -n +3 | wc -l",
+    );
+    assert!(o.stdout().trim().parse::<u32>().unwrap() >= 1);
+}
+
+/// SIGTERM sent to `box run` is passed on to the container.
+#[test]
+fn signals_are_forwarded() {
+    let sb = Sandbox::new(User::Sub);
+    sb.ok(&["pull", "-q", &bb()]);
+    let mut child = sb
+        .cmd(&[
+            "run",
+            "--rm",
+            &bb(),
+            "sh",
+            "-c",
+            "trap 'echo got-term; exit 5' TERM; echo ready; while true; do sleep 0.1; done",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let mut out = child.stdout.take().unwrap();
+    let mut buf = [0u8; 6];
+    std::io::Read::read_exact(&mut out, &mut buf).unwrap();
+    assert_eq!(&buf, b"ready\n");
+    rustix::process::kill_process(
+        rustix::process::Pid::from_raw(pid as i32).unwrap(),
+        rustix::process::Signal::TERM,
+    )
+    .unwrap();
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut out, &mut rest).unwrap();
+    assert_eq!(rest, "got-term\n");
+    assert_eq!(
+        child.wait().unwrap().code(),
+        Some(5),
+        "the container's own status"
+    );
+}
+
+/// A `-t` session through a real pseudo-terminal: Ctrl-C reaches the container's
+/// foreground process, the shell survives and exits with its own status.
+#[test]
+fn terminal_session() {
+    let sb = Sandbox::new(User::Sub);
+    sb.ok(&["pull", "-q", &bb()]);
+    let c = sb.cmd(&["run", "--rm", "-it", &bb(), "sh"]);
+    let line: Vec<String> = std::iter::once(c.get_program())
+        .chain(c.get_args())
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    let envs: Vec<(String, String)> = c
+        .get_envs()
+        .filter_map(|(k, v)| {
+            Some((
+                k.to_string_lossy().into_owned(),
+                v?.to_string_lossy().into_owned(),
+            ))
+        })
+        .collect();
+    let mut s = std::process::Command::new("script")
+        .args(["-qec", &line.join(" "), "/dev/null"])
+        .env_clear()
+        .envs(envs)
+        .env("TERM", "xterm")
+        .current_dir(&sb.dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = s.stdin.take().unwrap();
+    let pause = || std::thread::sleep(std::time::Duration::from_millis(700));
+    pause();
+    input.write_all(b"sleep 30\n").unwrap();
+    pause();
+    input.write_all(b"\x03").unwrap();
+    pause();
+    input.write_all(b"echo after-$((40+2))\n").unwrap();
+    pause();
+    input.write_all(b"exit 7\n").unwrap();
+    let o = s.wait_with_output().unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("^C") && out.contains("after-42"), "{out}");
+    assert_eq!(o.status.code(), Some(7), "{out}");
+}
