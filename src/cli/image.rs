@@ -144,10 +144,12 @@ fn prune(ctx: &Ctx, a: PruneArgs) -> Result<i32> {
     let store = ctx.store()?;
     let _gc = store.lock_exclusive()?;
     let tags = store.tags()?;
+    let containers = boxc::container::Containers::open(&ctx.dirs.data)?.specs();
     let mut out = String::new();
     for img in store.images()? {
         let tagged = tags.values().any(|id| *id == img.id);
-        if tagged && !a.all {
+        let used = containers.iter().any(|c| c.image_id == img.id);
+        if (tagged && !a.all) || used {
             continue;
         }
         for t in store.remove_image(&img.id)? {
@@ -155,7 +157,8 @@ fn prune(ctx: &Ctx, a: PruneArgs) -> Result<i32> {
         }
         out.push_str(&format!("deleted: {}\n", img.id));
     }
-    let freed = store.collect_garbage()?;
+    let in_use: Vec<String> = containers.into_iter().flat_map(|c| c.layers).collect();
+    let freed = store.collect_garbage(&in_use)?;
     store.clean_tmp();
     if !out.is_empty() {
         print(&format!("Deleted Images:\n{out}\n"));

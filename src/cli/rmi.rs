@@ -3,9 +3,11 @@
 
 use anyhow::{bail, Result};
 
+use boxc::container::Containers;
 use boxc::image::reference::familiar;
 use boxc::image::store::{short_id, Store};
 use boxc::image::ImageRef;
+use boxc::runtime::spec::ContainerSpec;
 
 use super::{print, report, Ctx};
 
@@ -22,9 +24,10 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<i32> {
     ctx.enter_userns()?;
     let store = ctx.store()?;
     let _gc = store.lock_exclusive()?;
+    let containers = Containers::open(&ctx.dirs.data)?.specs();
     let mut failed = false;
     for name in &a.images {
-        match remove_one(ctx, &store, name, a.force) {
+        match remove_one(ctx, &store, &containers, name, a.force) {
             Ok(out) => print(&out),
             Err(e) => {
                 report(&e);
@@ -32,16 +35,35 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<i32> {
             }
         }
     }
-    store.collect_garbage()?;
+    let in_use: Vec<String> = containers.into_iter().flat_map(|c| c.layers).collect();
+    store.collect_garbage(&in_use)?;
     store.clean_tmp();
     Ok(if failed { super::EXIT_BOX_ERROR } else { 0 })
 }
 
 /// Docker's rules: a tag given by name is untagged, and the image goes with its last
 /// tag; an image given by id goes whole, but only with -f if several tags name it.
-fn remove_one(ctx: &Ctx, store: &Store, name: &str, force: bool) -> Result<String> {
+fn remove_one(
+    ctx: &Ctx,
+    store: &Store,
+    containers: &[ContainerSpec],
+    name: &str,
+    force: bool,
+) -> Result<String> {
     let default = ctx.config.default_registry();
     let img = store.resolve(name, default)?;
+    // Its layers stay while a container uses them; -f removes the image regardless.
+    if let Some(c) = containers
+        .iter()
+        .find(|c| c.image_id == img.id)
+        .filter(|_| !force)
+    {
+        bail!(
+            "conflict: unable to delete {} (must be forced) - image is being used by container {}",
+            short_id(&img.id),
+            &c.id[..12]
+        );
+    }
     let tags: Vec<String> = store
         .tags()?
         .into_iter()

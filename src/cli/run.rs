@@ -113,11 +113,8 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<i32> {
     let mounts = parse_mounts(&a)?;
     let security = parse_security(&a)?;
     let driver = storage::choose_driver(ctx.config.storage.driver.as_deref());
-    if driver.name() != "overlay" {
-        bail!(
-            "storage driver {} is not implemented yet for box run (only the kernel's overlay is)",
-            driver.name()
-        );
+    if driver.name() == "copy" {
+        bail!("storage driver copy is not implemented yet for box run (overlay and fuse-overlayfs are)");
     }
     let store = ctx.store()?;
     let default = ctx.config.default_registry();
@@ -162,6 +159,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<i32> {
                 .rev()
                 .map(|l| format!("l/{}", boxc::image::store::short_link(&l.digest)))
                 .collect(),
+            layers: image.layers.iter().map(|l| l.digest.clone()).collect(),
             dir: dir.clone(),
             driver: driver.name().to_string(),
             idmap: ctx.idmap.clone(),

@@ -83,6 +83,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<i32> {
     };
     // Shared by the two callbacks below; the shim is single-threaded.
     let userns = std::cell::RefCell::new(None);
+    let fuse = std::cell::Cell::new(None);
     let started_at = std::cell::RefCell::new(None);
     let cfg = box_shim::Config {
         log: spec.dir.join("ctr.log"),
@@ -91,6 +92,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<i32> {
     let mut start = || {
         let c = create::start(&spec)?;
         *userns.borrow_mut() = c.userns;
+        fuse.set(c.fuse);
         *started_at.borrow_mut() = Some(now());
         let running = state(
             Status::Running,
@@ -109,6 +111,12 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<i32> {
             box_shim::Outcome::Exited(c) => (*c, None),
             box_shim::Outcome::StartFailed(c, m) => (*c, Some(m.clone())),
         };
+        if let Some(f) = fuse.get() {
+            // Its container is gone; its mount namespace goes with it. (SIGTERM is not
+            // enough: it waits in a read on /dev/fuse.)
+            let _ = nix::sys::signal::kill(f, nix::sys::signal::Signal::SIGKILL);
+            let _ = nix::sys::wait::waitpid(f, None);
+        }
         if spec.remove {
             let dir = spec.dir.clone();
             let _ = create::remove_as_container(userns.borrow().as_ref(), &spec.idmap, &|| {

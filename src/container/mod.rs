@@ -194,6 +194,20 @@ impl Containers {
         Ok(out)
     }
 
+    /// Specs of every container whose record can be read.
+    pub fn specs(&self) -> Vec<ContainerSpec> {
+        self.ids()
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|id| self.spec(id).ok())
+            .collect()
+    }
+
+    /// Layers that containers mount, which the image store must keep.
+    pub fn layers_in_use(&self) -> Vec<String> {
+        self.specs().into_iter().flat_map(|s| s.layers).collect()
+    }
+
     /// Removes a container's directory and its name. Files a container wrote may belong
     /// to subordinate ids: call this inside the user namespace.
     pub fn remove(&self, id: &str, name: &str) -> Result<(), ContainerError> {

@@ -395,9 +395,11 @@ impl Store {
     /// Removes layers and blobs no image refers to; returns the bytes freed. The caller
     /// holds [`Store::lock_exclusive`]. A layer is first renamed into `tmp/`, so a
     /// removal cut short never leaves a half-deleted layer that looks whole.
-    pub fn collect_garbage(&self) -> Result<u64, StoreError> {
+    /// `in_use` lists layer digests that containers still mount.
+    pub fn collect_garbage(&self, in_use: &[String]) -> Result<u64, StoreError> {
         let images = self.images()?;
-        let mut keep_layers = BTreeSet::new();
+        let mut keep_layers: BTreeSet<String> =
+            in_use.iter().map(|d| hex_of(d).to_string()).collect();
         let mut keep_blobs = BTreeSet::new();
         for img in &images {
             keep_blobs.insert(hex_of(&img.manifest_digest).to_string());
@@ -613,7 +615,7 @@ mod tests {
             vec!["docker.io/library/x:latest".to_string()]
         );
         let _l = store.lock_exclusive().unwrap();
-        store.collect_garbage().unwrap();
+        store.collect_garbage(&[]).unwrap();
         assert!(!store.has_layer(&l1));
         assert!(store.has_layer(&l2));
         assert!(store.root().join("l").join(short_link(&l2)).exists());

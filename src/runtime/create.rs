@@ -18,6 +18,9 @@ use crate::sys;
 pub struct Created {
     pub started: box_shim::Started,
     pub userns: Option<OwnedFd>,
+    /// The `fuse-overlayfs` process serving the root filesystem, which the shim ends
+    /// with the container (it would keep the mount namespace alive).
+    pub fuse: Option<nix::unistd::Pid>,
 }
 
 fn pipe() -> Result<(OwnedFd, OwnedFd), (i32, String)> {
@@ -132,6 +135,14 @@ pub fn start(spec: &ContainerSpec) -> Result<Created, (i32, String)> {
     if let Err(e) = userns::map_process(pid.as_raw(), &spec.idmap) {
         return Err(abort(e.to_string()));
     }
+    let fuse = if spec.driver == "fuse-overlayfs" {
+        match mount_fuse_overlayfs(spec, pid) {
+            Ok(p) => Some(p),
+            Err(e) => return Err(abort(e)),
+        }
+    } else {
+        None
+    };
     if nix::unistd::write(&go_w, b"1").is_err() {
         return Err(abort(
             "the container's init died before it was mapped".into(),
@@ -143,6 +154,10 @@ pub fn start(spec: &ContainerSpec) -> Result<Created, (i32, String)> {
     let _ = std::fs::File::from(report_r).read_to_string(&mut report);
     if !report.is_empty() {
         let _ = nix::sys::wait::waitpid(pid, None);
+        if let Some(f) = fuse {
+            let _ = nix::sys::signal::kill(f, nix::sys::signal::Signal::SIGKILL);
+            let _ = nix::sys::wait::waitpid(f, None);
+        }
         let (code, msg) = report.split_once('\t').unwrap_or(("125", report.as_str()));
         return Err((
             code.parse().unwrap_or(init::EXIT_START_FAILED),
@@ -158,7 +173,93 @@ pub fn start(spec: &ContainerSpec) -> Result<Created, (i32, String)> {
             pty: spec.tty,
         },
         userns,
+        fuse,
     })
+}
+
+/// Mounts the root filesystem with the `fuse-overlayfs` helper, for kernels (or
+/// configurations) where the kernel's overlay cannot be used. The helper runs in the
+/// container's user and mount namespaces but not its pid namespace (it must not show
+/// up, or die, as one of the container's processes): a forked child joins them and
+/// execs it in the foreground; the mount is ready when it appears in the container's
+/// mount table.
+fn mount_fuse_overlayfs(
+    spec: &ContainerSpec,
+    pid: nix::unistd::Pid,
+) -> Result<nix::unistd::Pid, String> {
+    use std::os::unix::process::CommandExt;
+    let prog = super::idmap::find_program("fuse-overlayfs")
+        .ok_or("fuse-overlayfs not found on PATH (install the fuse-overlayfs package)")?;
+    let open = |ns: &str| {
+        std::fs::File::open(format!("/proc/{pid}/ns/{ns}"))
+            .map_err(|e| format!("open the container's {ns} namespace: {e}"))
+    };
+    let userns = if spec.idmap != IdMapping::Host {
+        Some(open("user")?)
+    } else {
+        None
+    };
+    let mntns = open("mnt")?;
+    let rootfs = spec.dir.join("rootfs");
+    let log = spec.dir.join("fuse-overlayfs.log");
+    let opts = format!(
+        "lowerdir={},upperdir={},workdir={}",
+        spec.lower
+            .iter()
+            .map(|l| spec.store_root.join(l).display().to_string())
+            .collect::<Vec<_>>()
+            .join(":"),
+        spec.dir.join("upper").display(),
+        spec.dir.join("work").display()
+    );
+    let child = match sys::fork().map_err(|e| format!("fork: {e}"))? {
+        sys::Forked::Child => {
+            // In the helper: joins the container's namespaces, then becomes fuse-overlayfs.
+            let joined = userns.as_ref().is_none_or(|u| {
+                nix::sched::setns(u, CloneFlags::CLONE_NEWUSER).is_ok()
+                    && nix::unistd::setresgid(0.into(), 0.into(), 0.into()).is_ok()
+                    && nix::unistd::setresuid(0.into(), 0.into(), 0.into()).is_ok()
+            }) && nix::sched::setns(&mntns, CloneFlags::CLONE_NEWNS).is_ok();
+            if !joined {
+                sys::exit_child(125);
+            }
+            let mut cmd = std::process::Command::new(prog);
+            cmd.args(["-f", "-o", &opts]).arg(&rootfs);
+            if let Ok(f) = std::fs::File::create(&log) {
+                cmd.stderr(f);
+            }
+            let _ = cmd.exec();
+            sys::exit_child(127)
+        }
+        sys::Forked::Parent { child } => child,
+    };
+    let mountinfo = format!("/proc/{pid}/mountinfo");
+    let target = format!(" {} ", rootfs.display());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        if std::fs::read_to_string(&mountinfo)
+            .is_ok_and(|m| m.lines().any(|l| l.contains(&target) && l.contains("fuse")))
+        {
+            return Ok(child);
+        }
+        let gone = !matches!(
+            nix::sys::wait::waitpid(child, Some(nix::sys::wait::WaitPidFlag::WNOHANG)),
+            Ok(nix::sys::wait::WaitStatus::StillAlive)
+        );
+        if gone || std::time::Instant::now() > deadline {
+            let _ = nix::sys::signal::kill(child, nix::sys::signal::Signal::SIGKILL);
+            let why = std::fs::read_to_string(&log).unwrap_or_default();
+            return Err(format!(
+                "fuse-overlayfs could not mount the root filesystem: {}",
+                if why.trim().is_empty() {
+                    "it exited"
+                } else {
+                    why.trim()
+                }
+            ));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
 }
 
 /// Removes a directory tree whose files may belong to the container's mapped ids, from

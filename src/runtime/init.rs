@@ -199,8 +199,12 @@ fn mount_rootfs(spec: &ContainerSpec, rootfs: &Path) -> Result<(), InitError> {
             )?;
             step(|| "leave the store".into(), std::env::set_current_dir("/"))
         }
+        // The shim has mounted it already, in this mount namespace, with the helper
+        // process sitting in it too. pivot_root would move that helper's root along
+        // with ours, so the container moves on to a mount namespace of its own.
+        "fuse-overlayfs" => step(|| "unshare the mount namespace".into(), nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS)),
         other => Err(InitError::Security(format!(
-            "storage driver {other} is not implemented yet for box run; use overlay"
+            "storage driver {other} is not implemented yet for box run; use overlay or fuse-overlayfs"
         ))),
     }
 }

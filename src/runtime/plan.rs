@@ -219,6 +219,7 @@ mod tests {
             image_id: String::new(),
             store_root: "/s".into(),
             lower: vec![],
+            layers: vec![],
             dir: "/s/containers/c".into(),
             driver: "overlay".into(),
             idmap: IdMapping::Host,

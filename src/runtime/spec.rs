@@ -33,6 +33,9 @@ pub struct ContainerSpec {
     pub store_root: PathBuf,
     /// Short links of the image's layers (`l/<short>`), topmost first, as overlay wants.
     pub lower: Vec<String>,
+    /// The digests of those layers: the image store keeps them while the container
+    /// exists, even if its image is removed.
+    pub layers: Vec<String>,
     /// The container's own directory: `upper/`, `work/`, `rootfs/`, `etc/`.
     pub dir: PathBuf,
     pub driver: String,

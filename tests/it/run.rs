@@ -412,3 +412,84 @@ fn terminal_session() {
     assert!(out.contains("^C") && out.contains("after-42"), "{out}");
     assert_eq!(o.status.code(), Some(7), "{out}");
 }
+
+/// An image of 120 layers mounts (overlay's option string is one page long: box
+/// passes short relative links), with a whiteout from layer 60 applied.
+#[test]
+fn deep_image_mounts() {
+    let sb = Sandbox::new(User::Sub);
+    sb.ok(&["pull", "-q", &bb()]);
+    let bin = sb.layer_diff(&layers("busybox")[0]).join("bin");
+    let o = sb.ok(&[
+        "run",
+        "--rm",
+        "-e",
+        "PATH=/bbx",
+        "-v",
+        &format!("{}:/bbx:ro", bin.display()),
+        &image("deep"),
+        "/bbx/sh",
+        "-c",
+        "ls /layers | wc -l; cat /layers/120.txt; test -e /layers/010.txt || echo gone",
+    ]);
+    assert_eq!(
+        o.stdout(),
+        "119\n120gone\n",
+        "the layer files have no newline"
+    );
+}
+
+/// The fuse-overlayfs driver, forced in config.toml: the same layer semantics, and no
+/// helper left behind.
+fn fuse_overlayfs(user: User) {
+    let sb = Sandbox::new(user);
+    sb.write(
+        "config/box/config.toml",
+        "[storage]\ndriver = \"fuse-overlayfs\"\n",
+    );
+    assert!(sb
+        .ok(&["info"])
+        .stdout()
+        .contains("Storage driver: fuse-overlayfs (set in config.toml)"));
+    sb.ok(&["pull", "-q", &bb()]);
+    let bin = sb.layer_diff(&layers("busybox")[0]).join("bin");
+    let script = "mount | grep ' / ' | cut -d' ' -f5; ls /data; ls /data/opq; cat /data/keep/a.txt; echo; echo new > /data/w.txt && cat /data/w.txt";
+    let o = sb.ok(&[
+        "run",
+        "--rm",
+        "-e",
+        "PATH=/bbx",
+        "-v",
+        &format!("{}:/bbx:ro", bin.display()),
+        &image("layers"),
+        "/bbx/sh",
+        "-c",
+        script,
+    ]);
+    assert_eq!(
+        o.stdout(),
+        "fuse.fuse-overlayfs\nkeep\nodd.txt\nopq\nnew.txt\nkeep-a-v3\nnew\n"
+    );
+    let o = sh(&sb, &[], "echo $$");
+    assert_eq!(
+        o.stdout(),
+        "1\n",
+        "the helper is not in the container's pid namespace"
+    );
+    let helpers = std::process::Command::new("pgrep")
+        .args([
+            "-u",
+            &user.uid().to_string(),
+            "-f",
+            &sb.dir.display().to_string(),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        helpers.stdout.is_empty(),
+        "processes left: {}",
+        String::from_utf8_lossy(&helpers.stdout)
+    );
+    assert!(containers_left(&sb).is_empty());
+}
+per_user!(fuse_overlayfs, fuse_overlayfs);

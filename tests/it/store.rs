@@ -114,3 +114,24 @@ fn rmi_during_pull() {
         .join("etc/os-release")
         .exists());
 }
+
+/// An image a container uses is kept unless forced; forced, its layers stay until the
+/// container goes.
+#[test]
+fn images_in_use_by_containers() {
+    let sb = Sandbox::new(User::Sub);
+    sb.ok(&["run", "--name", "keep", &image("busybox"), "true"]);
+    sb.run(&["rmi", &image("busybox")])
+        .fails_with("image is being used by container");
+    sb.ok(&["image", "prune", "-a", "-f"]);
+    assert_eq!(
+        sb.ok(&["images", "-q"]).stdout().lines().count(),
+        1,
+        "prune -a keeps images in use"
+    );
+    sb.ok(&["rmi", "-f", &image("busybox")]);
+    assert!(
+        sb.layer_diff(&layers("busybox")[0]).is_dir(),
+        "the container's layer stays"
+    );
+}
