@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use crate::image::store::write_atomic;
+use crate::image::store::replace_atomic;
 use crate::runtime::spec::ContainerSpec;
 
 mod names;
@@ -160,7 +160,7 @@ impl Containers {
 
     pub fn write_spec(&self, spec: &ContainerSpec) -> Result<(), ContainerError> {
         let bytes = serde_json::to_vec_pretty(spec).expect("specs serialize");
-        Ok(write_atomic(
+        Ok(replace_atomic(
             &self.dir(&spec.id).join("container.json"),
             &bytes,
         )?)
@@ -172,7 +172,7 @@ impl Containers {
 
     pub fn write_state(&self, id: &str, state: &State) -> Result<(), ContainerError> {
         let bytes = serde_json::to_vec_pretty(state).expect("states serialize");
-        Ok(write_atomic(&self.dir(id).join("state.json"), &bytes)?)
+        Ok(replace_atomic(&self.dir(id).join("state.json"), &bytes)?)
     }
 
     pub fn state(&self, id: &str) -> Result<State, ContainerError> {

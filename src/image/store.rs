@@ -521,8 +521,18 @@ fn write_json<T: Serialize>(p: &Path, v: &T) -> Result<(), StoreError> {
 }
 
 /// Writes to a temporary sibling, syncs and renames, so readers see the old or the
-/// new file, never a torn one.
+/// new file, never a torn one, and the new one survives a crash.
 pub fn write_atomic(p: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+    write_via_rename(p, bytes, true)
+}
+
+/// As [`write_atomic`], without the sync: for state that is rewritten often and on
+/// the start path of a container (readers still never see a torn file).
+pub fn replace_atomic(p: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+    write_via_rename(p, bytes, false)
+}
+
+fn write_via_rename(p: &Path, bytes: &[u8], sync: bool) -> Result<(), StoreError> {
     let tmp = p.with_extension(format!(
         "tmp-{}-{:08x}",
         std::process::id(),
@@ -531,7 +541,9 @@ pub fn write_atomic(p: &Path, bytes: &[u8]) -> Result<(), StoreError> {
     let res = (|| {
         let mut f = File::create(&tmp)?;
         f.write_all(bytes)?;
-        f.sync_data()?;
+        if sync {
+            f.sync_data()?;
+        }
         fs::rename(&tmp, p)
     })();
     if let Err(e) = res {

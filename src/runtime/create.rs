@@ -36,21 +36,30 @@ pub fn start(spec: &ContainerSpec) -> Result<Created, (i32, String)> {
     let fail =
         |what: &str, e: &dyn std::fmt::Display| (init::EXIT_START_FAILED, format!("{what}: {e}"));
     // (shim's end, container's end) of each stream.
-    let (shim_in, shim_out, shim_err, child_in, child_out, child_err);
+    let (mut shim_in, mut shim_out, shim_err, child_in, child_out, child_err);
+    // With a terminal, the container's init opens it in its own /dev/pts (so `tty`
+    // names a device that exists inside) and sends the master back over this socket.
+    let mut console = None;
     if spec.tty {
-        let pty =
-            nix::pty::openpty(None, None).map_err(|e| fail("cannot open a pseudo-terminal", &e))?;
-        let master = pty.master;
-        shim_in = if spec.stdin {
-            Some(master.try_clone().map_err(|e| fail("dup", &e))?)
-        } else {
-            None
+        let null = || {
+            std::fs::File::open("/dev/null")
+                .map(OwnedFd::from)
+                .map_err(|e| fail("open /dev/null", &e))
         };
-        shim_out = master;
+        let (ours, theirs) = nix::sys::socket::socketpair(
+            nix::sys::socket::AddressFamily::Unix,
+            nix::sys::socket::SockType::Stream,
+            None,
+            nix::sys::socket::SockFlag::SOCK_CLOEXEC,
+        )
+        .map_err(|e| fail("cannot create the console socket", &e))?;
+        console = Some((ours, theirs));
+        shim_in = None;
+        shim_out = null()?;
         shim_err = None;
-        child_out = pty.slave.try_clone().map_err(|e| fail("dup", &e))?;
-        child_err = pty.slave.try_clone().map_err(|e| fail("dup", &e))?;
-        child_in = pty.slave;
+        child_in = null()?;
+        child_out = null()?;
+        child_err = null()?;
     } else {
         if spec.stdin {
             let (r, w) = pipe()?;
@@ -96,8 +105,22 @@ pub fn start(spec: &ContainerSpec) -> Result<Created, (i32, String)> {
     .flatten()
     .map(|f| f.as_raw_fd())
     .collect();
-    let tty = spec.tty;
-    let mut child_fds = Some((child_in, child_out, child_err, go_r, report_w));
+    let (console_shim, console_child) = match console {
+        Some((a, b)) => (Some(a), Some(b)),
+        None => (None, None),
+    };
+    let shim_ends: Vec<i32> = shim_ends
+        .into_iter()
+        .chain(console_shim.as_ref().map(|f| f.as_raw_fd()))
+        .collect();
+    let mut child_fds = Some((
+        child_in,
+        child_out,
+        child_err,
+        go_r,
+        report_w,
+        console_child,
+    ));
     let pid = sys::clone_into(
         flags,
         Box::new(move || {
@@ -105,16 +128,12 @@ pub fn start(spec: &ContainerSpec) -> Result<Created, (i32, String)> {
             for fd in &shim_ends {
                 let _ = nix::unistd::close(*fd);
             }
-            let (i, o, e, go, report) = child_fds.take().expect("the child runs once");
-            if tty {
-                let _ = nix::unistd::setsid();
-                let _ = rustix::process::ioctl_tiocsctty(&i);
-            }
+            let (i, o, e, go, report, console) = child_fds.take().expect("the child runs once");
             let _ = rustix::stdio::dup2_stdin(&i);
             let _ = rustix::stdio::dup2_stdout(&o);
             let _ = rustix::stdio::dup2_stderr(&e);
             drop((i, o, e));
-            init::run(spec, go, report)
+            init::run(spec, go, report, console)
         }),
     )
     .map_err(|e| fail("cannot create the container's namespaces", &e))?;
@@ -149,6 +168,15 @@ pub fn start(spec: &ContainerSpec) -> Result<Created, (i32, String)> {
         ));
     }
     drop(go_w);
+    if let Some(sock) = &console_shim {
+        // Nothing comes if the init failed before its terminal: the report says why.
+        if let Some(master) = receive_fd(sock) {
+            if spec.stdin {
+                shim_in = master.try_clone().ok();
+            }
+            shim_out = master;
+        }
+    }
     // The report pipe closes with nothing in it when the command is exec'd.
     let mut report = String::new();
     let _ = std::fs::File::from(report_r).read_to_string(&mut report);
@@ -175,6 +203,27 @@ pub fn start(spec: &ContainerSpec) -> Result<Created, (i32, String)> {
         userns,
         fuse,
     })
+}
+
+/// Receives one file descriptor sent with SCM_RIGHTS.
+fn receive_fd(sock: &OwnedFd) -> Option<OwnedFd> {
+    use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
+    let mut buf = [0u8; 1];
+    let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+    let mut space = nix::cmsg_space!([std::os::fd::RawFd; 1]);
+    let msg = recvmsg::<()>(
+        sock.as_raw_fd(),
+        &mut iov,
+        Some(&mut space),
+        MsgFlags::MSG_CMSG_CLOEXEC,
+    )
+    .ok()?;
+    for c in msg.cmsgs().ok()? {
+        if let ControlMessageOwned::ScmRights(fds) = c {
+            return fds.first().map(|fd| sys::adopt_received_fd(*fd));
+        }
+    }
+    None
 }
 
 /// Mounts the root filesystem with the `fuse-overlayfs` helper, for kernels (or

@@ -11,6 +11,7 @@ use std::ffi::{CString, OsStr};
 use std::io::{Read, Write};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
@@ -66,7 +67,7 @@ fn step<T, E: Into<std::io::Error>>(
 }
 
 /// The whole init. Never returns: it execs the command, or reports on `report` and exits.
-pub fn run(spec: &ContainerSpec, go: OwnedFd, report: OwnedFd) -> ! {
+pub fn run(spec: &ContainerSpec, go: OwnedFd, report: OwnedFd, console: Option<OwnedFd>) -> ! {
     // The shim blocks signals it handles; the container starts with none blocked.
     let _ = nix::sys::signal::sigprocmask(
         nix::sys::signal::SigmaskHow::SIG_SETMASK,
@@ -79,7 +80,7 @@ pub fn run(spec: &ContainerSpec, go: OwnedFd, report: OwnedFd) -> ! {
         sys::exit_child(EXIT_START_FAILED);
     }
     drop(go);
-    let err = setup(spec).and_then(|(argv, env)| exec(spec, argv, env));
+    let err = setup(spec, console).and_then(|(argv, env)| exec(spec, argv, env));
     let e = match err {
         Ok(never) => match never {},
         Err(e) => e,
@@ -90,7 +91,10 @@ pub fn run(spec: &ContainerSpec, go: OwnedFd, report: OwnedFd) -> ! {
 }
 
 /// Everything before exec, step by step.
-fn setup(spec: &ContainerSpec) -> Result<(Vec<CString>, Vec<CString>), InitError> {
+fn setup(
+    spec: &ContainerSpec,
+    console: Option<OwnedFd>,
+) -> Result<(Vec<CString>, Vec<CString>), InitError> {
     become_root(spec)?;
     step(
         || "make mounts private".into(),
@@ -129,6 +133,9 @@ fn setup(spec: &ContainerSpec) -> Result<(Vec<CString>, Vec<CString>), InitError
             ),
         )?;
     }
+    if let Some(sock) = console {
+        open_terminal(&sock)?;
+    }
     step(
         || "set hostname".into(),
         nix::unistd::sethostname(&spec.hostname),
@@ -155,6 +162,49 @@ fn environment(spec: &ContainerSpec, who: &user::ResolvedUser) -> Vec<CString> {
     env.iter()
         .filter_map(|e| CString::new(e.as_bytes()).ok())
         .collect()
+}
+
+/// Opens a terminal in the container's own /dev/pts, makes it this process's
+/// controlling terminal and stdio, and sends the master side to the shim.
+fn open_terminal(sock: &OwnedFd) -> Result<(), InitError> {
+    use nix::fcntl::OFlag;
+    use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
+    let master = step(
+        || "open /dev/ptmx".into(),
+        nix::pty::posix_openpt(OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC),
+    )?;
+    step(|| "grantpt".into(), nix::pty::grantpt(&master))?;
+    step(|| "unlockpt".into(), nix::pty::unlockpt(&master))?;
+    let name = step(|| "ptsname".into(), nix::pty::ptsname_r(&master))?;
+    let slave = step(
+        || format!("open {name}"),
+        std::fs::File::options()
+            .read(true)
+            .write(true)
+            .custom_flags(libc::O_NOCTTY)
+            .open(&name),
+    )?;
+    step(|| "setsid".into(), nix::unistd::setsid())?;
+    step(
+        || "make the terminal controlling".into(),
+        rustix::process::ioctl_tiocsctty(&slave),
+    )?;
+    let _ = rustix::stdio::dup2_stdin(&slave);
+    let _ = rustix::stdio::dup2_stdout(&slave);
+    let _ = rustix::stdio::dup2_stderr(&slave);
+    let fds = [master.as_raw_fd()];
+    let iov = [std::io::IoSlice::new(b"t")];
+    step(
+        || "send the terminal to the shim".into(),
+        sendmsg::<()>(
+            sock.as_raw_fd(),
+            &iov,
+            &[ControlMessage::ScmRights(&fds)],
+            MsgFlags::empty(),
+            None,
+        ),
+    )?;
+    Ok(())
 }
 
 fn become_root(spec: &ContainerSpec) -> Result<(), InitError> {

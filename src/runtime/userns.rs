@@ -172,25 +172,40 @@ pub fn map_process(pid: i32, mapping: &IdMapping) -> Result<(), UsernsError> {
             )
         }
         IdMapping::Subordinate { uids, gids } => {
+            // Both helpers at once: each is a setuid exec on the start path.
+            let mut running = Vec::new();
             for (helper, ranges) in [("newuidmap", uids), ("newgidmap", gids)] {
-                let prog = find_program(helper).ok_or(UsernsError::MissingHelper {
-                    helper: static_name(helper),
-                })?;
-                let out = map_command(&prog, &pid.to_string(), ranges)
-                    .output()
+                let name = static_name(helper);
+                let prog =
+                    find_program(helper).ok_or(UsernsError::MissingHelper { helper: name })?;
+                let child = map_command(&prog, &pid.to_string(), ranges)
+                    .stdin(std::process::Stdio::null())
+                    .stdout(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::piped())
+                    .spawn()
                     .map_err(|e| UsernsError::Helper {
-                        helper: static_name(helper),
+                        helper: name,
                         detail: e.to_string(),
                     })?;
-                if !out.status.success() {
-                    let detail = String::from_utf8_lossy(&out.stderr).trim().to_string();
-                    return Err(UsernsError::Helper {
-                        helper: static_name(helper),
-                        detail,
-                    });
+                running.push((name, child));
+            }
+            let mut failure = None;
+            for (helper, child) in running {
+                match child.wait_with_output() {
+                    Ok(out) if out.status.success() => {}
+                    Ok(out) => {
+                        let detail = String::from_utf8_lossy(&out.stderr).trim().to_string();
+                        failure.get_or_insert(UsernsError::Helper { helper, detail });
+                    }
+                    Err(e) => {
+                        failure.get_or_insert(UsernsError::Helper {
+                            helper,
+                            detail: e.to_string(),
+                        });
+                    }
                 }
             }
-            Ok(())
+            failure.map_or(Ok(()), Err)
         }
     }
 }

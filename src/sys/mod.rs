@@ -181,3 +181,11 @@ pub fn install_seccomp(program: &[seccompiler::sock_filter]) -> io::Result<()> {
     }
     Ok(())
 }
+
+/// Takes ownership of a descriptor that `recvmsg` just received with SCM_RIGHTS.
+pub fn adopt_received_fd(fd: std::os::fd::RawFd) -> std::os::fd::OwnedFd {
+    use std::os::fd::FromRawFd;
+    // SAFETY: the kernel installed this descriptor in our table for this message; no
+    // other owner exists, so wrapping it once makes it closed exactly once.
+    unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) }
+}

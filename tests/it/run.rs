@@ -404,12 +404,13 @@ fn terminal_session() {
     pause();
     input.write_all(b"\x03").unwrap();
     pause();
-    input.write_all(b"echo after-$((40+2))\n").unwrap();
+    input.write_all(b"echo after-$((40+2)); tty\n").unwrap();
     pause();
     input.write_all(b"exit 7\n").unwrap();
     let o = s.wait_with_output().unwrap();
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(out.contains("^C") && out.contains("after-42"), "{out}");
+    assert!(out.contains("/dev/pts/0"), "the terminal is the container's own: {out}");
     assert_eq!(o.status.code(), Some(7), "{out}");
 }
 
