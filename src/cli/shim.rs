@@ -118,10 +118,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<i32> {
             let _ = nix::sys::wait::waitpid(f, None);
         }
         if spec.remove {
-            let dir = spec.dir.clone();
-            let _ = create::remove_as_container(userns.borrow().as_ref(), &spec.idmap, &|| {
-                std::fs::remove_dir_all(&dir)
-            });
+            let _ = create::remove_as_container(userns.borrow().as_ref(), &spec.idmap, &spec.dir);
             let _ = containers.remove(&id, &spec.name);
         } else {
             let exited = state(

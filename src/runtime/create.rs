@@ -311,16 +311,45 @@ fn mount_fuse_overlayfs(
     }
 }
 
+/// The quick way, without a namespace: the tree is usually all the user's own (the
+/// container ran as its root), but overlay leaves `work/work` with mode 0. Returns
+/// whether `dir` is gone.
+fn remove_as_user(dir: &std::path::Path) -> bool {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    fn open_up(d: &std::path::Path, uid: u32) {
+        let Ok(entries) = std::fs::read_dir(d) else {
+            return;
+        };
+        for e in entries.flatten() {
+            let Ok(m) = e.path().symlink_metadata() else {
+                continue;
+            };
+            if m.is_dir() {
+                if m.uid() == uid && m.mode() & 0o700 != 0o700 {
+                    let _ =
+                        std::fs::set_permissions(e.path(), std::fs::Permissions::from_mode(0o700));
+                }
+                open_up(&e.path(), uid);
+            }
+        }
+    }
+    open_up(dir, rustix::process::getuid().as_raw());
+    std::fs::remove_dir_all(dir).is_ok() || !dir.exists()
+}
+
 /// Removes a directory tree whose files may belong to the container's mapped ids, from
 /// a child in the container's user namespace (kept alive by `userns`), or in a fresh
 /// one with the same mapping when the container never got that far.
 pub fn remove_as_container(
     userns: Option<&OwnedFd>,
     idmap: &IdMapping,
-    remove: &dyn Fn() -> std::io::Result<()>,
+    dir: &std::path::Path,
 ) -> std::io::Result<()> {
     if *idmap == IdMapping::Host {
-        return remove();
+        return std::fs::remove_dir_all(dir);
+    }
+    if remove_as_user(dir) {
+        return Ok(());
     }
     match sys::fork()? {
         sys::Forked::Child => {
@@ -332,7 +361,11 @@ pub fn remove_as_container(
                 }
                 None => userns::enter(idmap).is_ok(),
             };
-            sys::exit_child(if entered && remove().is_ok() { 0 } else { 1 })
+            sys::exit_child(if entered && std::fs::remove_dir_all(dir).is_ok() {
+                0
+            } else {
+                1
+            })
         }
         sys::Forked::Parent { child } => match nix::sys::wait::waitpid(child, None) {
             Ok(nix::sys::wait::WaitStatus::Exited(_, 0)) => Ok(()),

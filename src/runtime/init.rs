@@ -545,10 +545,10 @@ fn drop_privileges(spec: &ContainerSpec, who: &user::ResolvedUser) -> Result<(),
             .iter()
             .any(|g| spec.idmap.host_gid(*g).is_none())
     {
-        return Err(InitError::Security(format!("group id {} is not mapped in this user namespace (box has a single id here: see box info)", who.gid)));
+        return Err(InitError::Security(format!("group id {} is not mapped in this user namespace (box fell back to a single id: there is no range for this user in /etc/subuid and /etc/subgid; add one as root, e.g. USER:100000:65536, to map 65536 ids; see box info)", who.gid)));
     }
     if spec.idmap.host_uid(who.uid).is_none() {
-        return Err(InitError::Security(format!("user id {} is not mapped in this user namespace (box has a single id here: see box info)", who.uid)));
+        return Err(InitError::Security(format!("user id {} is not mapped in this user namespace (box fell back to a single id: there is no range for this user in /etc/subuid and /etc/subgid; add one as root, e.g. USER:100000:65536, to map 65536 ids; see box info)", who.uid)));
     }
     // setgroups is denied in a single-id namespace; there the only group is 0 anyway.
     if !matches!(spec.idmap, super::idmap::IdMapping::Single { .. }) {

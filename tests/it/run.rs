@@ -410,7 +410,10 @@ fn terminal_session() {
     let o = s.wait_with_output().unwrap();
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(out.contains("^C") && out.contains("after-42"), "{out}");
-    assert!(out.contains("/dev/pts/0"), "the terminal is the container's own: {out}");
+    assert!(
+        out.contains("/dev/pts/0"),
+        "the terminal is the container's own: {out}"
+    );
     assert_eq!(o.status.code(), Some(7), "{out}");
 }
 
