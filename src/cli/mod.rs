@@ -95,6 +95,22 @@ impl Ctx {
 }
 
 pub fn main() -> i32 {
+    // The shim is on every container's start path: spare it building the whole
+    // command line's definition (its arguments come from box itself).
+    let args: Vec<String> = std::env::args().take(4).collect();
+    if args.get(1).map(String::as_str) == Some("__shim") && args.len() >= 3 {
+        let a = shim::Args {
+            id: args[2].clone(),
+            name: args.get(3).cloned(),
+        };
+        return match Ctx::load().and_then(|ctx| shim::run(&ctx, a)) {
+            Ok(code) => code,
+            Err(e) => {
+                report(&e);
+                EXIT_BOX_ERROR
+            }
+        };
+    }
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => return usage_error(e),

@@ -16,9 +16,9 @@ use super::Ctx;
 
 #[derive(clap::Args)]
 pub struct Args {
-    id: String,
+    pub id: String,
     /// The container's name, only so that `ps` shows it.
-    name: Option<String>,
+    pub name: Option<String>,
 }
 
 /// The runtime directory of a container: short, because a socket path is at most

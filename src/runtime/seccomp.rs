@@ -457,23 +457,7 @@ mod tests {
     use nix::errno::Errno;
     use nix::sched::CloneFlags;
 
-    /// Docker's default capability set.
-    const DOCKER_CAPS: &[&str] = &[
-        "CAP_CHOWN",
-        "CAP_DAC_OVERRIDE",
-        "CAP_FSETID",
-        "CAP_FOWNER",
-        "CAP_MKNOD",
-        "CAP_NET_RAW",
-        "CAP_SETGID",
-        "CAP_SETUID",
-        "CAP_SETFCAP",
-        "CAP_SETPCAP",
-        "CAP_NET_BIND_SERVICE",
-        "CAP_SYS_CHROOT",
-        "CAP_KILL",
-        "CAP_AUDIT_WRITE",
-    ];
+    use crate::runtime::spec::DEFAULT_CAPS as DOCKER_CAPS;
 
     fn nr(name: &str) -> i64 {
         i64::from(Sysno::from_str(name).unwrap().id())

@@ -210,6 +210,32 @@ impl Sandbox {
         c
     }
 
+    /// `box ARGS` as the sandbox's user, on a terminal of its own: `script` runs it on a
+    /// pseudo-terminal, as a user at a shell would, and copies it to its stdout.
+    pub fn in_terminal(&self, args: &[&str]) -> Command {
+        let c = self.cmd(args);
+        let line: Vec<String> = std::iter::once(c.get_program())
+            .chain(c.get_args())
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        let envs: Vec<(String, String)> = c
+            .get_envs()
+            .filter_map(|(k, v)| {
+                Some((
+                    k.to_string_lossy().into_owned(),
+                    v?.to_string_lossy().into_owned(),
+                ))
+            })
+            .collect();
+        let mut s = Command::new("script");
+        s.args(["-qec", &line.join(" "), "/dev/null"])
+            .env_clear()
+            .envs(envs)
+            .env("TERM", "xterm")
+            .current_dir(&self.dir);
+        s
+    }
+
     pub fn run(&self, args: &[&str]) -> Out {
         Out(self.cmd(args).output().unwrap(), args.join(" "))
     }

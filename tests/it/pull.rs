@@ -546,27 +546,8 @@ fn default_registry_and_mirrors() {
 #[test]
 fn progress_on_a_terminal() {
     let sb = Sandbox::new(User::Sub);
-    let c = sb.cmd(&["pull", &image("layers")]);
-    let line: Vec<String> = std::iter::once(c.get_program())
-        .chain(c.get_args())
-        .map(|a| a.to_string_lossy().into_owned())
-        .collect();
-    let envs: Vec<(String, String)> = c
-        .get_envs()
-        .filter_map(|(k, v)| {
-            Some((
-                k.to_string_lossy().into_owned(),
-                v?.to_string_lossy().into_owned(),
-            ))
-        })
-        .collect();
-    // `script` gives box a terminal, as a user at a shell would.
-    let o = std::process::Command::new("script")
-        .args(["-qec", &line.join(" "), "/dev/null"])
-        .env_clear()
-        .envs(envs)
-        .env("TERM", "xterm")
-        .current_dir(&sb.dir)
+    let o = sb
+        .in_terminal(&["pull", &image("layers")])
         .stdin(Stdio::null())
         .output()
         .unwrap();

@@ -19,6 +19,26 @@ fn sh(sb: &Sandbox, flags: &[&str], script: &str) -> Out {
     sb.run(&args)
 }
 
+/// `box run --rm IMAGE sh -c SCRIPT` for images without a shell: busybox's is
+/// borrowed from its layer directory.
+fn with_borrowed_shell(sb: &Sandbox, img: &str, script: &str) -> Out {
+    sb.ok(&["pull", "-q", &bb()]);
+    let bin = sb.layer_diff(&layers("busybox")[0]).join("bin");
+    let bbx = format!("{}:/bbx:ro", bin.display());
+    sb.ok(&[
+        "run",
+        "--rm",
+        "-e",
+        "PATH=/bbx",
+        "-v",
+        &bbx,
+        img,
+        "/bbx/sh",
+        "-c",
+        script,
+    ])
+}
+
 fn containers_left(sb: &Sandbox) -> Vec<String> {
     std::fs::read_dir(sb.store().join("containers"))
         .map(|d| {
@@ -161,19 +181,7 @@ fn layers_inside(user: User) {
     sb.ok(&["pull", "-q", &bb()]);
     let script = "ls /data; ls /data/opq; cat /data/keep/a.txt; echo; stat -c %u:%g /home/app/owned.txt; ls -l /usr/bin/suid | cut -c1-10";
     // The layers image has no shell: borrow busybox's, from its layer directory.
-    let bin = sb.layer_diff(&layers("busybox")[0]).join("bin");
-    let o = sb.ok(&[
-        "run",
-        "--rm",
-        "-e",
-        "PATH=/bbx",
-        "-v",
-        &format!("{}:/bbx:ro", bin.display()),
-        &img,
-        "/bbx/sh",
-        "-c",
-        script,
-    ]);
+    let o = with_borrowed_shell(&sb, &img, script);
     let owner = if user == User::NoSub {
         "0:0"
     } else {
@@ -373,26 +381,8 @@ fn signals_are_forwarded() {
 fn terminal_session() {
     let sb = Sandbox::new(User::Sub);
     sb.ok(&["pull", "-q", &bb()]);
-    let c = sb.cmd(&["run", "--rm", "-it", &bb(), "sh"]);
-    let line: Vec<String> = std::iter::once(c.get_program())
-        .chain(c.get_args())
-        .map(|a| a.to_string_lossy().into_owned())
-        .collect();
-    let envs: Vec<(String, String)> = c
-        .get_envs()
-        .filter_map(|(k, v)| {
-            Some((
-                k.to_string_lossy().into_owned(),
-                v?.to_string_lossy().into_owned(),
-            ))
-        })
-        .collect();
-    let mut s = std::process::Command::new("script")
-        .args(["-qec", &line.join(" "), "/dev/null"])
-        .env_clear()
-        .envs(envs)
-        .env("TERM", "xterm")
-        .current_dir(&sb.dir)
+    let mut s = sb
+        .in_terminal(&["run", "--rm", "-it", &bb(), "sh"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
@@ -422,20 +412,11 @@ fn terminal_session() {
 #[test]
 fn deep_image_mounts() {
     let sb = Sandbox::new(User::Sub);
-    sb.ok(&["pull", "-q", &bb()]);
-    let bin = sb.layer_diff(&layers("busybox")[0]).join("bin");
-    let o = sb.ok(&[
-        "run",
-        "--rm",
-        "-e",
-        "PATH=/bbx",
-        "-v",
-        &format!("{}:/bbx:ro", bin.display()),
+    let o = with_borrowed_shell(
+        &sb,
         &image("deep"),
-        "/bbx/sh",
-        "-c",
         "ls /layers | wc -l; cat /layers/120.txt; test -e /layers/010.txt || echo gone",
-    ]);
+    );
     assert_eq!(
         o.stdout(),
         "119\n120gone\n",
@@ -455,21 +436,8 @@ fn fuse_overlayfs(user: User) {
         .ok(&["info"])
         .stdout()
         .contains("Storage driver: fuse-overlayfs (set in config.toml)"));
-    sb.ok(&["pull", "-q", &bb()]);
-    let bin = sb.layer_diff(&layers("busybox")[0]).join("bin");
     let script = "mount | grep ' / ' | cut -d' ' -f5; ls /data; ls /data/opq; cat /data/keep/a.txt; echo; echo new > /data/w.txt && cat /data/w.txt";
-    let o = sb.ok(&[
-        "run",
-        "--rm",
-        "-e",
-        "PATH=/bbx",
-        "-v",
-        &format!("{}:/bbx:ro", bin.display()),
-        &image("layers"),
-        "/bbx/sh",
-        "-c",
-        script,
-    ]);
+    let o = with_borrowed_shell(&sb, &image("layers"), script);
     assert_eq!(
         o.stdout(),
         "fuse.fuse-overlayfs\nkeep\nodd.txt\nopq\nnew.txt\nkeep-a-v3\nnew\n"
