@@ -211,10 +211,21 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<i32> {
 fn find_or_pull(ctx: &Ctx, a: &Args) -> Result<boxc::image::store::ImageRecord> {
     let store = ctx.store()?;
     let default = ctx.config.default_registry();
+    // A stored image for another platform than `--platform` asks for does not count.
+    let wanted = a
+        .platform
+        .as_deref()
+        .map(|p| super::pull::parse_platform(Some(p)))
+        .transpose()?;
     let found = if a.pull == "always" {
         None
     } else {
-        store.resolve(&a.image, default).ok()
+        store.resolve(&a.image, default).ok().filter(|img| {
+            wanted.as_ref().is_none_or(|w| {
+                boxc::image::manifest::Platform::parse(&img.platform)
+                    .is_some_and(|have| have.os == w.os && have.architecture == w.architecture)
+            })
+        })
     };
     if let Some(img) = found {
         return Ok(img);

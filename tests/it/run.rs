@@ -465,3 +465,33 @@ fn fuse_overlayfs(user: User) {
     assert!(containers_left(&sb).is_empty());
 }
 per_user!(fuse_overlayfs, fuse_overlayfs);
+
+/// `--platform` picks the image from an index, pulling again when the stored one is
+/// for another platform. (The arm64 image only holds data: the borrowed busybox shell
+/// is the host's.)
+#[test]
+fn run_platform() {
+    let sb = Sandbox::new(User::Sub);
+    let img = image("multiarch");
+    sb.ok(&["pull", "-q", &bb()]);
+    let bin = sb.layer_diff(&layers("busybox")[0]).join("bin");
+    let bbx = format!("{}:/bbx:ro", bin.display());
+    for (platform, want) in [
+        ("linux/amd64", "amd64"),
+        ("linux/arm64", "arm64"),
+        ("linux/amd64", "amd64"),
+    ] {
+        let o = sb.ok(&[
+            "run",
+            "--rm",
+            "--platform",
+            platform,
+            "-v",
+            &bbx,
+            &img,
+            "/bbx/cat",
+            "/arch.txt",
+        ]);
+        assert_eq!(o.stdout(), want, "{platform}: {}", o.both());
+    }
+}
