@@ -93,53 +93,9 @@ layer_size=$(jq -r '.layers[0].size' <<<"$manifest")
 case $layer_type in *gzip*) ;; *) die "$IMAGE's layer is $layer_type, not gzip" ;; esac
 blob_url="http://$REGISTRY/v2/$repo_name/blobs/$layer"
 
-# --- 2. box binary ----------------------------------------------------------------------------
-mkdir -p "$BENCH_WORK" && chmod 0755 "$BENCH_WORK"
-if [ -n "${BOX_BIN:-}" ]; then
-  src_bin=$BOX_BIN
-else
-  say "building box (cargo build --release)"
-  if [ -n "${SUDO_USER:-}" ] && [ "$SUDO_USER" != root ]; then
-    # Build as the invoking user so the target dir does not fill with root-owned files.
-    suhome=$(getent passwd "$SUDO_USER" | cut -d: -f6)
-    run_build() { (cd "$repo" && runuser -u "$SUDO_USER" -- env HOME="$suhome" \
-      PATH="$suhome/.cargo/bin:$PATH" ${CARGO_TARGET_DIR:+CARGO_TARGET_DIR="$CARGO_TARGET_DIR"} "$@"); }
-  else
-    run_build() { (cd "$repo" && PATH="$HOME/.cargo/bin:$PATH" "$@"); }
-  fi
-  run_build cargo build --release --bin box >&2 || die "cargo build failed"
-  target_dir=$(run_build cargo metadata --format-version 1 --no-deps | jq -r .target_directory)
-  src_bin=$target_dir/release/box
-fi
-[ -x "$src_bin" ] || die "no box binary at $src_bin"
-mkdir -p "$BENCH_WORK/bin" && chmod 0755 "$BENCH_WORK/bin"
-box=$BENCH_WORK/bin/box
-install -m 0755 "$src_bin" "$box"
-box_version=$("$box" --version 2>/dev/null || echo unknown)
-
-# --- 3. benchmark filesystem ------------------------------------------------------------------
-podman_user() { "$podman_as" "$BENCH_USER" "$@"; }
-W=$BENCH_WORK/fs
-mounted=0
-cleanup() {
-  set +e
-  # End the pause process: its mount namespace holds a reference to the loop filesystem.
-  podman_user system migrate >/dev/null 2>&1
-  if [ "$mounted" = 1 ]; then umount "$W" && rm -f "$BENCH_WORK/fs.img"; else rm -rf "$W"; fi
-}
-trap cleanup EXIT
-if mountpoint -q "$W"; then umount "$W"; fi          # left over from an interrupted run
-rm -rf "$W" "$BENCH_WORK/fs.img"; mkdir -p "$W"
-if [ "$BENCH_FS" = loop ]; then
-  say "fresh journaled ext4 ($BENCH_FS_SIZE, loop) at $W"
-  truncate -s "$BENCH_FS_SIZE" "$BENCH_WORK/fs.img"
-  mkfs.ext4 -q -F "$BENCH_WORK/fs.img"
-  mount -o loop "$BENCH_WORK/fs.img" "$W"; mounted=1
-fi
-chmod 0755 "$W"
-# Rootless podman joins its pause process's mount namespace: restart that process so it is
-# created after (and sees) the mount above.
-podman_user system migrate >/dev/null 2>&1 || die "podman system migrate failed"
+# --- 2 and 3. box binary and benchmark filesystem (shared) ---------------------------------
+# shellcheck source=bench/lib.sh
+. "$repo/bench/lib.sh"
 
 # --- 4. commands ------------------------------------------------------------------------------
 # Layout on $W (all owned by $BENCH_USER; the prepares recreate the per-run parts):
