@@ -495,3 +495,34 @@ fn run_platform() {
         assert_eq!(o.stdout(), want, "{platform}: {}", o.both());
     }
 }
+
+/// `--security-opt seccomp=PROFILE.json` in Docker's format, and `--pull always`.
+#[test]
+fn seccomp_profile_file_and_pull_always() {
+    let sb = Sandbox::new(User::Sub);
+    sb.write(
+        "deny-mkdir.json",
+        r#"{"defaultAction": "SCMP_ACT_ALLOW",
+            "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}]}"#,
+    );
+    let profile = format!("seccomp={}", sb.dir.join("deny-mkdir.json").display());
+    let o = sh(
+        &sb,
+        &["--security-opt", &profile],
+        "mkdir /made 2>&1 || echo refused; touch /file && echo touch-ok",
+    );
+    assert!(
+        o.stdout().contains("refused") && o.stdout().ends_with("touch-ok\n"),
+        "{}",
+        o.both()
+    );
+    sb.write("bad.json", "{\"syscalls\": []}");
+    let bad = format!("seccomp={}", sb.dir.join("bad.json").display());
+    sh(&sb, &["--security-opt", &bad], "true").fails_with("seccomp profile");
+    let o = sb.ok(&["run", "--rm", "--pull", "always", &bb(), "true"]);
+    assert!(
+        o.stderr().contains("Status: Image is up to date"),
+        "--pull always asks the registry: {}",
+        o.both()
+    );
+}
