@@ -84,6 +84,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<i32> {
     // Shared by the two callbacks below; the shim is single-threaded.
     let userns = std::cell::RefCell::new(None);
     let fuse = std::cell::Cell::new(None);
+    let mounts = std::cell::RefCell::new(None);
     let started_at = std::cell::RefCell::new(None);
     let cfg = box_shim::Config {
         log: spec.dir.join("ctr.log"),
@@ -93,6 +94,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<i32> {
         let c = create::start(&spec)?;
         *userns.borrow_mut() = c.userns;
         fuse.set(c.fuse);
+        *mounts.borrow_mut() = c.mounts;
         *started_at.borrow_mut() = Some(now());
         let running = state(
             Status::Running,
@@ -134,6 +136,8 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<i32> {
         let _ = std::fs::remove_dir_all(runtime_dir(ctx, &id));
     };
     let outcome = box_shim::supervise(&cfg, listener, &mut start, &mut finish);
+    // Only now, with the status reported, may the kernel unmount the container's tree.
+    drop(mounts.take());
     Ok(match outcome {
         box_shim::Outcome::Exited(c) | box_shim::Outcome::StartFailed(c, _) => c,
     })

@@ -21,6 +21,9 @@ pub struct Created {
     /// The `fuse-overlayfs` process serving the root filesystem, which the shim ends
     /// with the container (it would keep the mount namespace alive).
     pub fuse: Option<nix::unistd::Pid>,
+    /// The container's mount namespace, held open so that tearing down its mounts
+    /// happens after the shim has reported the exit status, not before.
+    pub mounts: Option<OwnedFd>,
 }
 
 fn pipe() -> Result<(OwnedFd, OwnedFd), (i32, String)> {
@@ -202,6 +205,9 @@ pub fn start(spec: &ContainerSpec) -> Result<Created, (i32, String)> {
         },
         userns,
         fuse,
+        mounts: std::fs::File::open(format!("/proc/{pid}/ns/mnt"))
+            .ok()
+            .map(OwnedFd::from),
     })
 }
 
