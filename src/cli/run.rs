@@ -3,6 +3,7 @@
 //! shim, and attach to it until the container ends.
 
 use std::io::BufRead;
+use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -118,7 +119,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<i32> {
     }
     let store = ctx.store()?;
     let default = ctx.config.default_registry();
-    let image = find_or_pull(ctx, &a)?;
+    let image = find_or_pull(ctx, &store, &a)?;
     let config: serde_json::Value =
         serde_json::from_slice(&store.blob(&image.config_digest)?).context("image config")?;
     let image_cfg = ImageRunConfig::from_image_config(&config);
@@ -208,8 +209,11 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<i32> {
 /// The image's record, pulling it first when `--pull` says so. The pull runs as a
 /// child `box pull`: pulling enters the store's user namespace, and this process must
 /// stay outside it to start the shim.
-fn find_or_pull(ctx: &Ctx, a: &Args) -> Result<boxc::image::store::ImageRecord> {
-    let store = ctx.store()?;
+fn find_or_pull(
+    ctx: &Ctx,
+    store: &boxc::image::store::Store,
+    a: &Args,
+) -> Result<boxc::image::store::ImageRecord> {
     let default = ctx.config.default_registry();
     // A stored image for another platform than `--platform` asks for does not count.
     let wanted = a
@@ -248,7 +252,7 @@ fn find_or_pull(ctx: &Ctx, a: &Args) -> Result<boxc::image::store::ImageRecord> 
     }
     cmd.arg(r.to_string())
         .stdin(Stdio::null())
-        .stdout(Stdio::from(std::io::stderr().as_fd_owned()?));
+        .stdout(Stdio::from(std::io::stderr().as_fd().try_clone_to_owned()?));
     let st = cmd.status().context("cannot run box pull")?;
     if !st.success() {
         // The child has already said why.
@@ -259,17 +263,6 @@ fn find_or_pull(ctx: &Ctx, a: &Args) -> Result<boxc::image::store::ImageRecord> 
         .into());
     }
     Ok(store.resolve(&r.to_string(), default)?)
-}
-
-trait StderrFd {
-    fn as_fd_owned(&self) -> Result<std::os::fd::OwnedFd>;
-}
-
-impl StderrFd for std::io::Stderr {
-    fn as_fd_owned(&self) -> Result<std::os::fd::OwnedFd> {
-        use std::os::fd::AsFd;
-        Ok(self.as_fd().try_clone_to_owned()?)
-    }
 }
 
 /// Starts `box __shim ID NAME` in its own session and waits for its "ready".

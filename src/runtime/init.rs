@@ -348,10 +348,9 @@ fn apply(root: &OwnedFd, op: &MountOp) -> Result<(), InitError> {
             step(|| format!("mask {target}"), r)
         }
         MountOp::ReadOnly { target } => {
-            if resolve(root, target).is_err() {
+            let Ok(fd) = resolve(root, target) else {
                 return Ok(());
-            }
-            let fd = resolve(root, target).expect("checked");
+            };
             let at = fd_path(&fd);
             step(
                 || format!("bind {target} read-only"),
