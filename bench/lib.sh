@@ -1,5 +1,5 @@
 # shellcheck shell=bash disable=SC2154,SC2034
-# bench/lib.sh: what bench/pull.sh and bench/start.sh share, sourced by both after they have
+# bench/lib.sh: what the benchmarks (pull.sh, start.sh, shim-memory.sh) share, sourced after they have
 # set repo, BENCH_WORK, BENCH_FS, BENCH_FS_SIZE, BENCH_USER, podman_as, say and die.
 # It builds (or takes) the box binary, and makes the benchmark filesystem (see README.md
 # for why a fresh journaled ext4 on a loop device): sets box, box_version and W, and
@@ -10,7 +10,7 @@ mkdir -p "$BENCH_WORK" && chmod 0755 "$BENCH_WORK"
 if [ -n "${BOX_BIN:-}" ]; then
   src_bin=$BOX_BIN
 else
-  say "building box (cargo build --release)"
+  say "building box (cargo build --release, non-PIE: see README.md)"
   if [ -n "${SUDO_USER:-}" ] && [ "$SUDO_USER" != root ]; then
     # Build as the invoking user so the target dir does not fill with root-owned files.
     suhome=$(getent passwd "$SUDO_USER" | cut -d: -f6)
@@ -19,9 +19,17 @@ else
   else
     run_build() { (cd "$repo" && PATH="$HOME/.cargo/bin:$PATH" "$@"); }
   fi
-  run_build cargo build --release --bin box >&2 || die "cargo build failed"
+  # The release build as install.sh makes it: a position-dependent executable
+  # (relocation-model=static), whose read-only data needs no relocating at start, so every
+  # process shares it with the file instead of holding a private copy (~180 kB per shim;
+  # README.md, shim-memory.sh). The explicit --target keeps RUSTFLAGS off build scripts and
+  # proc macros, and puts the binary in target/<triple>/release.
+  host=$(run_build rustc -vV | sed -n 's/^host: //p')
+  [ -n "$host" ] || die "cannot tell the host triple from rustc -vV"
+  run_build env RUSTFLAGS="-C relocation-model=static" \
+    cargo build --release --bin box --target "$host" >&2 || die "cargo build failed"
   target_dir=$(run_build cargo metadata --format-version 1 --no-deps | jq -r .target_directory)
-  src_bin=$target_dir/release/box
+  src_bin=$target_dir/$host/release/box
 fi
 [ -x "$src_bin" ] || die "no box binary at $src_bin"
 mkdir -p "$BENCH_WORK/bin" && chmod 0755 "$BENCH_WORK/bin"

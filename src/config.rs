@@ -71,6 +71,33 @@ pub struct Config {
     pub registries: Registries,
     #[serde(default)]
     pub storage: Storage,
+    #[serde(default)]
+    pub logs: Logs,
+}
+
+/// The default cap on each container's log, which `--log-opt` overrides.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Logs {
+    /// Per file, in Docker's size syntax (`10m`); `-1` for no cap. Default 10m.
+    pub max_size: Option<String>,
+    /// Files kept in all. Default 3.
+    pub max_file: Option<u32>,
+}
+
+impl Logs {
+    pub fn options(
+        &self,
+    ) -> Result<crate::runtime::spec::LogOptions, crate::runtime::spec::SpecError> {
+        let mut o = crate::runtime::spec::LogOptions::default();
+        if let Some(s) = &self.max_size {
+            o.set(&format!("max-size={s}"))?;
+        }
+        if let Some(n) = self.max_file {
+            o.set(&format!("max-file={n}"))?;
+        }
+        Ok(o)
+    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

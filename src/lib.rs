@@ -9,6 +9,7 @@
 pub mod config;
 pub mod container;
 pub mod image;
+pub mod network;
 pub mod output;
 pub mod runtime;
 pub mod sys;

@@ -1,13 +1,22 @@
 //! How box shows things: Docker's table layout, human sizes and ages, and progress
 //! bars on a terminal. Data goes to stdout; progress and messages to stderr.
+//!
+//! Messages: errors, warnings, hints and the `--log-level` diagnostics all go through
+//! [`message`], so that one place decides what is shown (the level) and how (colour
+//! only on a terminal, never with `NO_COLOR`). No logging crate: box's diagnostics are
+//! a handful of lines, and the library's dependencies (oci-client's `tracing`) stay
+//! silent unless a subscriber is installed, which box never does.
 
 use std::collections::HashMap;
-use std::io::IsTerminal;
-use std::sync::Mutex;
+use std::io::{IsTerminal, Write};
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::{Mutex, OnceLock};
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::image::pull::Progress;
+
+pub mod format;
 
 /// Columns padded like Docker's tabwriter: each as wide as its widest cell plus three.
 pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
@@ -106,6 +115,105 @@ pub fn stderr_is_terminal() -> bool {
     std::io::stderr().is_terminal()
 }
 
+/// How much box says on stderr, from `--log-level`: each level includes the ones after
+/// it. Errors are always shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Level {
+    Debug = 0,
+    Info = 1,
+    Warn = 2,
+    Error = 3,
+}
+
+static LEVEL: AtomicU8 = AtomicU8::new(Level::Warn as u8);
+
+pub fn set_log_level(level: Level) {
+    LEVEL.store(level as u8, Ordering::Relaxed);
+}
+
+/// Whether a message of `level` is shown; lets callers skip formatting debug lines.
+pub fn log_enabled(level: Level) -> bool {
+    level == Level::Error || level as u8 >= LEVEL.load(Ordering::Relaxed)
+}
+
+/// Colour on stderr: only on a terminal, and never when `NO_COLOR` is set to anything
+/// (<https://no-color.org>) or the terminal is `dumb`.
+pub fn stderr_color() -> bool {
+    static COLOR: OnceLock<bool> = OnceLock::new();
+    *COLOR.get_or_init(|| {
+        std::io::stderr().is_terminal()
+            && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+            && std::env::var_os("TERM").is_none_or(|t| t != "dumb")
+    })
+}
+
+/// Since the process started, for debug lines: where the time goes.
+fn elapsed() -> std::time::Duration {
+    static START: OnceLock<std::time::Instant> = OnceLock::new();
+    START.get_or_init(std::time::Instant::now).elapsed()
+}
+
+/// Starts the clock of debug lines' timestamps (call early in `main`).
+pub fn start_clock() {
+    let _ = elapsed();
+}
+
+/// One message on stderr, as one write (so lines of concurrent threads never mix):
+/// `Error: ...` in red, `WARNING: ...` in yellow, `hint: ...`, and `DEBUG[+0.012s] ...`
+/// / `INFO: ...` when the level asks for them.
+pub fn message(kind: Kind, text: &str) {
+    let (level, label, colour) = match kind {
+        Kind::Error => (Level::Error, "Error:".to_string(), "1;31"),
+        Kind::Hint => (Level::Error, "hint:".to_string(), "36"),
+        Kind::Warning => (Level::Warn, "WARNING:".to_string(), "33"),
+        Kind::Info => (Level::Info, "INFO:".to_string(), "34"),
+        Kind::Debug => (
+            Level::Debug,
+            format!("DEBUG[+{:.3}s]", elapsed().as_secs_f64()),
+            "2",
+        ),
+    };
+    if !log_enabled(level) {
+        return;
+    }
+    let line = if stderr_color() {
+        format!("\x1b[{colour}m{label}\x1b[0m {text}\n")
+    } else {
+        format!("{label} {text}\n")
+    };
+    let _ = std::io::stderr().lock().write_all(line.as_bytes());
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Error,
+    Hint,
+    Warning,
+    Info,
+    Debug,
+}
+
+/// `box --log-level debug` diagnostics: `boxc::debug!("GET {url}")`. Formats nothing
+/// unless the level is on.
+#[macro_export]
+macro_rules! debug {
+    ($($arg:tt)*) => {
+        if $crate::output::log_enabled($crate::output::Level::Debug) {
+            $crate::output::message($crate::output::Kind::Debug, &format!($($arg)*));
+        }
+    };
+}
+
+/// `box --log-level info` messages.
+#[macro_export]
+macro_rules! info {
+    ($($arg:tt)*) => {
+        if $crate::output::log_enabled($crate::output::Level::Info) {
+            $crate::output::message($crate::output::Kind::Info, &format!($($arg)*));
+        }
+    };
+}
+
 /// One bar per layer, as Docker draws them.
 pub struct Bars {
     multi: MultiProgress,
@@ -196,6 +304,16 @@ mod tests {
         assert_eq!(human_duration(3 * 7 * 86400), "3 weeks");
         assert_eq!(human_duration(90 * 86400), "3 months");
         assert_eq!(human_duration(3 * 365 * 86400), "3 years");
+    }
+
+    #[test]
+    fn levels_include_the_more_severe() {
+        set_log_level(Level::Error);
+        assert!(!log_enabled(Level::Warn) && log_enabled(Level::Error));
+        set_log_level(Level::Debug);
+        assert!(log_enabled(Level::Debug) && log_enabled(Level::Warn));
+        set_log_level(Level::Warn);
+        assert!(!log_enabled(Level::Info) && log_enabled(Level::Warn));
     }
 
     #[test]

@@ -56,7 +56,7 @@ SUB_RANGE="$SUB_USER:200000:65536"
 CACHE=${BOX_TEST_CACHE:-/var/cache/boxtest}
 PACKAGES=(uidmap docker-registry slirp4netns passt fuse-overlayfs
           busybox-static mmdebstrap zstd python3 curl apache2-utils
-          util-linux)
+          util-linux zsh fish man-db)
 
 say() { printf 'run.sh: %s\n' "$*"; }
 warn() { printf 'run.sh: WARNING: %s\n' "$*" >&2; }

@@ -7,11 +7,9 @@
 //! supervises what `start` returns. Signals only wake the loop (signalfd); there is
 //! no async runtime and no thread.
 
-use std::fs::File;
-use std::io::{ErrorKind, Read, Write};
+use std::io::{ErrorKind, Read};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::net::{UnixListener, UnixStream};
-use std::path::PathBuf;
 
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::{SigSet, Signal};
@@ -19,15 +17,10 @@ use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 
+pub mod log;
 pub mod proto;
 
-pub struct Config {
-    /// Where the container's output is logged (Docker's json-file lines).
-    pub log: PathBuf,
-    /// Hold the container until the first client attaches (a foreground `box run`),
-    /// so not a byte of its output is missed.
-    pub wait_for_attach: bool,
-}
+pub use log::LogConfig;
 
 /// What the `start` callback hands back: the container's first process and the
 /// shim's ends of its stdio. With a terminal, `stdout` is the pty master and `stdin`
@@ -48,181 +41,301 @@ pub enum Outcome {
     StartFailed(i32, String),
 }
 
+/// How one run of the container ended, and whether the user asked it to stop (`box
+/// stop`, `box kill`, or SIGTERM to the shim), which overrides any restart policy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ended {
+    pub outcome: Outcome,
+    pub stopped: bool,
+}
+
 struct Client {
     stream: UnixStream,
     buf: Vec<u8>,
+    /// False for control clients, which want no output.
+    output: bool,
 }
 
-/// Supervises the container until it has ended; returns how it ended. `finish` runs
-/// once it is gone and its output drained, before attached clients hear the status,
-/// so that a `--rm` container is removed by the time `box run` returns.
-pub fn supervise(
-    cfg: &Config,
+/// One container's supervisor: its attach socket and clients, its log, and the
+/// signals that wake it. Lives as long as the shim; `run` once per start of the
+/// container (more than once under a restart policy).
+pub struct Supervisor {
     listener: UnixListener,
-    start: &mut dyn FnMut() -> Result<Started, (i32, String)>,
-    finish: &mut dyn FnMut(&Outcome, Option<i32>),
-) -> Outcome {
-    let mut mask = SigSet::empty();
-    mask.add(Signal::SIGCHLD);
-    mask.add(Signal::SIGTERM);
-    let _ = mask.thread_block();
-    let sfd = SignalFd::with_flags(&mask, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK).ok();
+    clients: Vec<Client>,
+    log: log::Log,
+    sfd: Option<SignalFd>,
+    stop: StopConfig,
+}
 
-    let mut clients: Vec<Client> = Vec::new();
-    if cfg.wait_for_attach {
-        if let Ok((s, _)) = listener.accept() {
-            clients.push(Client {
+/// How the container is stopped when the shim itself gets SIGTERM: its stop signal,
+/// then SIGKILL after the timeout (a PID 1 without a handler ignores SIGTERM).
+#[derive(Debug, Clone, Copy)]
+pub struct StopConfig {
+    pub signal: Signal,
+    pub timeout: std::time::Duration,
+}
+
+/// What a client asked for while no container runs.
+enum Request {
+    Stop,
+}
+
+impl Supervisor {
+    pub fn new(listener: UnixListener, log: LogConfig, stop: StopConfig) -> Supervisor {
+        let mut mask = SigSet::empty();
+        mask.add(Signal::SIGCHLD);
+        mask.add(Signal::SIGTERM);
+        let _ = mask.thread_block();
+        let sfd = SignalFd::with_flags(&mask, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK).ok();
+        let _ = listener.set_nonblocking(true);
+        Supervisor {
+            listener,
+            clients: Vec::new(),
+            log: log::Log::open(log),
+            sfd,
+            stop,
+        }
+    }
+
+    /// Waits for the first client (a foreground `box run` or `box start -a`), so that
+    /// not a byte of the container's output is missed.
+    pub fn wait_for_client(&mut self) {
+        let _ = self.listener.set_nonblocking(false);
+        if let Ok((s, _)) = self.listener.accept() {
+            self.clients.push(Client {
                 stream: s,
                 buf: Vec::new(),
+                output: true,
+            });
+        }
+        let _ = self.listener.set_nonblocking(true);
+    }
+
+    /// Waits `pause` between two runs (a restart's back-off), still answering clients.
+    /// True if the user stopped the container meanwhile.
+    pub fn pause(&mut self, pause: std::time::Duration) -> bool {
+        let deadline = std::time::Instant::now() + pause;
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                return false;
+            }
+            let mut fds: Vec<PollFd> = Vec::new();
+            if let Some(s) = &self.sfd {
+                fds.push(PollFd::new(s.as_fd(), PollFlags::POLLIN));
+            }
+            fds.push(PollFd::new(self.listener.as_fd(), PollFlags::POLLIN));
+            for c in &self.clients {
+                fds.push(PollFd::new(c.stream.as_fd(), PollFlags::POLLIN));
+            }
+            let ms = u16::try_from(left.as_millis().max(1)).unwrap_or(u16::MAX);
+            let _ = poll(&mut fds, PollTimeout::from(ms));
+            drop(fds);
+            if self.take_signals().contains(&libc::SIGTERM) {
+                return true;
+            }
+            self.accept();
+            let mut stop = false;
+            self.clients.retain_mut(|c| {
+                let (alive, reqs) = read_client(c, None, false, None, &mut Vec::new(), &mut false);
+                stop |= reqs.iter().any(|r| matches!(r, Request::Stop));
+                alive
+            });
+            if stop {
+                return true;
+            }
+        }
+    }
+
+    fn accept(&mut self) {
+        while let Ok((s, _)) = self.listener.accept() {
+            self.clients.push(Client {
+                stream: s,
+                buf: Vec::new(),
+                output: true,
             });
         }
     }
-    let _ = listener.set_nonblocking(true);
-    let started = match start() {
-        Ok(s) => s,
-        Err((code, msg)) => {
-            let outcome = Outcome::StartFailed(code, msg.clone());
-            finish(&outcome, None);
-            let mut payload = code.to_be_bytes().to_vec();
-            payload.extend_from_slice(msg.as_bytes());
-            broadcast(&mut clients, proto::START_FAILED, &payload);
-            return outcome;
-        }
-    };
-    let pid = Pid::from_raw(started.pid);
-    let mut log = File::options()
-        .create(true)
-        .append(true)
-        .open(&cfg.log)
-        .ok();
-    let mut out = Some(started.stdout);
-    let mut err = started.stderr;
-    let mut stdin = started.stdin;
-    for fd in [out.as_ref(), err.as_ref(), stdin.as_ref()]
-        .into_iter()
-        .flatten()
-    {
-        set_nonblocking(fd.as_fd());
-    }
-    let pty = started.pty;
-    let mut pending_in: Vec<u8> = Vec::new();
-    let mut eof_in = false;
-    let mut status: Option<i32> = None;
 
-    while status.is_none() {
-        let mut fds: Vec<PollFd> = Vec::new();
-        let sig_i = sfd.as_ref().map(|s| {
-            fds.push(PollFd::new(s.as_fd(), PollFlags::POLLIN));
-            fds.len() - 1
-        });
-        fds.push(PollFd::new(listener.as_fd(), PollFlags::POLLIN));
-        let out_i = out.as_ref().map(|f| {
-            fds.push(PollFd::new(f.as_fd(), PollFlags::POLLIN));
-            fds.len() - 1
-        });
-        let err_i = err.as_ref().map(|f| {
-            fds.push(PollFd::new(f.as_fd(), PollFlags::POLLIN));
-            fds.len() - 1
-        });
-        let in_i = stdin.as_ref().filter(|_| !pending_in.is_empty()).map(|f| {
-            fds.push(PollFd::new(f.as_fd(), PollFlags::POLLOUT));
-            fds.len() - 1
-        });
-        let first_client = fds.len();
-        for c in &clients {
-            fds.push(PollFd::new(c.stream.as_fd(), PollFlags::POLLIN));
+    /// Pending signals' numbers (SIGCHLD only wakes the loop).
+    fn take_signals(&mut self) -> Vec<i32> {
+        let mut out = Vec::new();
+        if let Some(s) = &self.sfd {
+            while let Ok(Some(info)) = s.read_signal() {
+                out.push(info.ssi_signo as i32);
+            }
         }
-        // A timeout as a safety net: SIGCHLD is never lost with signalfd, but a
-        // missing signalfd (out of fds) must not hang the shim.
-        if poll(&mut fds, PollTimeout::from(1000u16)).is_err() {
-            continue;
-        }
-        let ready = |i: Option<usize>| {
-            i.and_then(|i| fds[i].revents())
-                .is_some_and(|r| !r.is_empty())
+        out
+    }
+
+    /// Starts the container with `start` and supervises it until it has ended.
+    /// `finish` runs once it is gone and its output drained, before attached clients
+    /// hear the status, so that a `--rm` container is removed by the time `box run`
+    /// returns.
+    pub fn run(
+        &mut self,
+        start: &mut dyn FnMut() -> Result<Started, (i32, String)>,
+        finish: &mut dyn FnMut(&Ended),
+    ) -> Ended {
+        let started = match start() {
+            Ok(s) => s,
+            Err((code, msg)) => {
+                let ended = Ended {
+                    outcome: Outcome::StartFailed(code, msg.clone()),
+                    stopped: false,
+                };
+                finish(&ended);
+                let mut payload = code.to_be_bytes().to_vec();
+                payload.extend_from_slice(msg.as_bytes());
+                broadcast(&mut self.clients, proto::START_FAILED, &payload, false);
+                return ended;
+            }
         };
-        let ready_out = ready(out_i);
-        let ready_err = ready(err_i);
-        let ready_in = ready(in_i);
-        let ready_sig = ready(sig_i);
-        let ready_clients: Vec<bool> = (0..clients.len())
-            .map(|k| ready(Some(first_client + k)))
-            .collect();
-        drop(fds);
+        let pid = Pid::from_raw(started.pid);
+        let mut out = Some(started.stdout);
+        let mut err = started.stderr;
+        let mut stdin = started.stdin;
+        for fd in [out.as_ref(), err.as_ref(), stdin.as_ref()]
+            .into_iter()
+            .flatten()
+        {
+            set_nonblocking(fd.as_fd());
+        }
+        let pty = started.pty;
+        let mut pending_in: Vec<u8> = Vec::new();
+        let mut eof_in = false;
+        let mut status: Option<i32> = None;
+        let mut stopped = false;
+        // When a stop asked of the shim itself (SIGTERM) turns into SIGKILL.
+        let mut kill_at: Option<std::time::Instant> = None;
 
-        while let Ok((s, _)) = listener.accept() {
-            clients.push(Client {
-                stream: s,
-                buf: Vec::new(),
+        while status.is_none() {
+            let mut fds: Vec<PollFd> = Vec::new();
+            let sig_i = self.sfd.as_ref().map(|s| {
+                fds.push(PollFd::new(s.as_fd(), PollFlags::POLLIN));
+                fds.len() - 1
             });
-        }
-        if ready_out && !pump(&mut out, proto::STDOUT, &mut log, &mut clients) {
-            out = None;
-        }
-        if ready_err && !pump(&mut err, proto::STDERR, &mut log, &mut clients) {
-            err = None;
-        }
-        let mut k = 0;
-        clients.retain_mut(|c| {
-            let keep = !ready_clients.get(k).copied().unwrap_or(false)
-                || read_client(c, pid, pty, out.as_ref(), &mut pending_in, &mut eof_in);
-            k += 1;
-            keep
-        });
-        if ready_in || (!pending_in.is_empty() && stdin.is_some()) {
-            if let Some(f) = &stdin {
-                match nix::unistd::write(f, &pending_in) {
-                    Ok(n) => {
-                        pending_in.drain(..n);
-                    }
-                    Err(nix::errno::Errno::EAGAIN) => {}
-                    Err(_) => {
-                        pending_in.clear();
-                        stdin = None;
-                    }
-                }
+            fds.push(PollFd::new(self.listener.as_fd(), PollFlags::POLLIN));
+            let out_i = out.as_ref().map(|f| {
+                fds.push(PollFd::new(f.as_fd(), PollFlags::POLLIN));
+                fds.len() - 1
+            });
+            let err_i = err.as_ref().map(|f| {
+                fds.push(PollFd::new(f.as_fd(), PollFlags::POLLIN));
+                fds.len() - 1
+            });
+            let in_i = stdin.as_ref().filter(|_| !pending_in.is_empty()).map(|f| {
+                fds.push(PollFd::new(f.as_fd(), PollFlags::POLLOUT));
+                fds.len() - 1
+            });
+            let first_client = fds.len();
+            for c in &self.clients {
+                fds.push(PollFd::new(c.stream.as_fd(), PollFlags::POLLIN));
             }
-        }
-        if eof_in && pending_in.is_empty() && stdin.is_some() {
-            if pty {
-                // A terminal has no end of file; ^D at the start of a line is one.
+            // A timeout as a safety net: SIGCHLD is never lost with signalfd, but a
+            // missing signalfd (out of fds) must not hang the shim.
+            if poll(&mut fds, PollTimeout::from(1000u16)).is_err() {
+                continue;
+            }
+            let ready = |i: Option<usize>| {
+                i.and_then(|i| fds[i].revents())
+                    .is_some_and(|r| !r.is_empty())
+            };
+            let ready_out = ready(out_i);
+            let ready_err = ready(err_i);
+            let ready_in = ready(in_i);
+            let ready_sig = ready(sig_i);
+            let ready_clients: Vec<bool> = (0..self.clients.len())
+                .map(|k| ready(Some(first_client + k)))
+                .collect();
+            drop(fds);
+
+            self.accept();
+            if ready_out && !pump(&mut out, proto::STDOUT, &mut self.log, &mut self.clients) {
+                out = None;
+            }
+            if ready_err && !pump(&mut err, proto::STDERR, &mut self.log, &mut self.clients) {
+                err = None;
+            }
+            let mut k = 0;
+            self.clients.retain_mut(|c| {
+                let mut keep = true;
+                if ready_clients.get(k).copied().unwrap_or(false) {
+                    let (alive, reqs) = read_client(
+                        c,
+                        Some(pid),
+                        pty,
+                        out.as_ref(),
+                        &mut pending_in,
+                        &mut eof_in,
+                    );
+                    stopped |= reqs.iter().any(|r| matches!(r, Request::Stop));
+                    keep = alive;
+                }
+                k += 1;
+                keep
+            });
+            if ready_in || (!pending_in.is_empty() && stdin.is_some()) {
                 if let Some(f) = &stdin {
-                    let _ = nix::unistd::write(f, &[4u8]);
-                }
-            }
-            stdin = None;
-            eof_in = false;
-        }
-        if ready_sig {
-            if let Some(s) = &sfd {
-                while let Ok(Some(info)) = s.read_signal() {
-                    if info.ssi_signo as i32 == libc::SIGTERM {
-                        let _ = nix::sys::signal::kill(pid, Signal::SIGTERM);
+                    match nix::unistd::write(f, &pending_in) {
+                        Ok(n) => {
+                            pending_in.drain(..n);
+                        }
+                        Err(nix::errno::Errno::EAGAIN) => {}
+                        Err(_) => {
+                            pending_in.clear();
+                            stdin = None;
+                        }
                     }
                 }
             }
+            if eof_in && pending_in.is_empty() && stdin.is_some() {
+                if pty {
+                    // A terminal has no end of file; ^D at the start of a line is one.
+                    if let Some(f) = &stdin {
+                        let _ = nix::unistd::write(f, &[4u8]);
+                    }
+                }
+                stdin = None;
+                eof_in = false;
+            }
+            if ready_sig && self.take_signals().contains(&libc::SIGTERM) && !stopped {
+                // The shim asked to end (a logout, a shutdown): a stop, as `box stop`.
+                stopped = true;
+                let _ = nix::sys::signal::kill(pid, self.stop.signal);
+                kill_at = Some(std::time::Instant::now() + self.stop.timeout);
+            }
+            if kill_at.is_some_and(|t| std::time::Instant::now() >= t) {
+                let _ = nix::sys::signal::kill(pid, Signal::SIGKILL);
+                kill_at = None;
+            }
+            status = reap(pid);
         }
-        status = reap(pid);
+        // The container is gone: take what it left in the pipes, then report.
+        for _ in 0..64 {
+            let more_out =
+                out.is_some() && pump(&mut out, proto::STDOUT, &mut self.log, &mut self.clients);
+            let more_err =
+                err.is_some() && pump(&mut err, proto::STDERR, &mut self.log, &mut self.clients);
+            if !more_out {
+                out = None;
+            }
+            if !more_err {
+                err = None;
+            }
+            if out.is_none() && err.is_none() {
+                break;
+            }
+        }
+        let code = status.expect("loop ends with a status");
+        let ended = Ended {
+            outcome: Outcome::Exited(code),
+            stopped,
+        };
+        finish(&ended);
+        broadcast(&mut self.clients, proto::EXIT, &code.to_be_bytes(), false);
+        ended
     }
-    // The container is gone: take what it left in the pipes, then report.
-    for _ in 0..64 {
-        let more_out = out.is_some() && pump(&mut out, proto::STDOUT, &mut log, &mut clients);
-        let more_err = err.is_some() && pump(&mut err, proto::STDERR, &mut log, &mut clients);
-        if !more_out {
-            out = None;
-        }
-        if !more_err {
-            err = None;
-        }
-        if out.is_none() && err.is_none() {
-            break;
-        }
-    }
-    let code = status.expect("loop ends with a status");
-    let outcome = Outcome::Exited(code);
-    finish(&outcome, Some(code));
-    broadcast(&mut clients, proto::EXIT, &code.to_be_bytes());
-    outcome
 }
 
 /// The container's status if it has ended: its exit code, or 128+N for signal N.
@@ -239,21 +352,14 @@ fn reap(pid: Pid) -> Option<i32> {
 
 /// Moves what is readable now from `fd` to the log and the clients. False once the
 /// stream has ended (or, for a pty, the terminal has hung up).
-fn pump(
-    fd: &mut Option<OwnedFd>,
-    kind: u8,
-    log: &mut Option<File>,
-    clients: &mut Vec<Client>,
-) -> bool {
+fn pump(fd: &mut Option<OwnedFd>, kind: u8, log: &mut log::Log, clients: &mut Vec<Client>) -> bool {
     let Some(f) = fd.as_ref() else { return false };
     let mut buf = [0u8; 65536];
     match nix::unistd::read(f, &mut buf) {
         Ok(0) => false,
         Ok(n) => {
-            if let Some(l) = log.as_mut() {
-                let _ = l.write_all(log_line(kind, &buf[..n]).as_bytes());
-            }
-            broadcast(clients, kind, &buf[..n]);
+            log.write(kind, &buf[..n]);
+            broadcast(clients, kind, &buf[..n], true);
             true
         }
         Err(nix::errno::Errno::EAGAIN) | Err(nix::errno::Errno::EINTR) => true,
@@ -261,8 +367,12 @@ fn pump(
     }
 }
 
-fn broadcast(clients: &mut Vec<Client>, kind: u8, payload: &[u8]) {
+/// Sends a frame to every client (only to those that want output, if `output`).
+fn broadcast(clients: &mut Vec<Client>, kind: u8, payload: &[u8], output: bool) {
     clients.retain_mut(|c| {
+        if output && !c.output {
+            return true;
+        }
         let _ = c.stream.set_nonblocking(false);
         let ok = proto::write_frame(&mut c.stream, kind, payload).is_ok();
         let _ = c.stream.set_nonblocking(true);
@@ -270,15 +380,17 @@ fn broadcast(clients: &mut Vec<Client>, kind: u8, payload: &[u8]) {
     });
 }
 
-/// Handles what a client sent; false when it has gone.
+/// Handles what a client sent (`pid` is the running container, if one runs); returns
+/// whether the client is still there, and what it asked of the shim itself.
 fn read_client(
     c: &mut Client,
-    pid: Pid,
+    pid: Option<Pid>,
     pty: bool,
     master: Option<&OwnedFd>,
     pending_in: &mut Vec<u8>,
     eof_in: &mut bool,
-) -> bool {
+) -> (bool, Vec<Request>) {
+    let mut requests = Vec::new();
     let mut buf = [0u8; 65536];
     let _ = c.stream.set_nonblocking(true);
     let alive = match c.stream.read(&mut buf) {
@@ -291,7 +403,8 @@ fn read_client(
     };
     while let Some((kind, payload)) = proto::take_frame(&mut c.buf) {
         match kind {
-            proto::STDIN => pending_in.extend_from_slice(&payload),
+            proto::CONTROL => c.output = false,
+            proto::STDIN if pid.is_some() => pending_in.extend_from_slice(&payload),
             proto::STDIN_EOF => *eof_in = true,
             proto::RESIZE if pty && payload.len() == 4 => {
                 if let Some(m) = master {
@@ -304,16 +417,19 @@ fn read_client(
                     set_winsize(m.as_fd(), &ws);
                 }
             }
-            proto::SIGNAL if payload.len() == 4 => {
+            proto::SIGNAL | proto::STOP if payload.len() == 4 => {
+                if kind == proto::STOP {
+                    requests.push(Request::Stop);
+                }
                 let n = i32::from_be_bytes([payload[0], payload[1], payload[2], payload[3]]);
-                if let Ok(s) = Signal::try_from(n) {
+                if let (Ok(s), Some(pid)) = (Signal::try_from(n), pid) {
                     let _ = nix::sys::signal::kill(pid, s);
                 }
             }
             _ => {}
         }
     }
-    alive
+    (alive, requests)
 }
 
 fn set_nonblocking(fd: BorrowedFd) {
@@ -333,73 +449,4 @@ pub fn set_winsize(fd: BorrowedFd, ws: &nix::pty::Winsize) {
     // SAFETY: TIOCSWINSZ reads one `winsize` from the pointer, which is valid for the
     // call; a non-terminal fd just fails with ENOTTY.
     let _ = unsafe { tiocswinsz(fd.as_raw_fd(), ws) };
-}
-
-/// One log record in Docker's json-file format.
-fn log_line(kind: u8, bytes: &[u8]) -> String {
-    let stream = if kind == proto::STDERR {
-        "stderr"
-    } else {
-        "stdout"
-    };
-    let mut s = String::with_capacity(bytes.len() + 64);
-    s.push_str("{\"log\":\"");
-    for ch in String::from_utf8_lossy(bytes).chars() {
-        match ch {
-            '"' => s.push_str("\\\""),
-            '\\' => s.push_str("\\\\"),
-            '\n' => s.push_str("\\n"),
-            '\r' => s.push_str("\\r"),
-            '\t' => s.push_str("\\t"),
-            c if (c as u32) < 0x20 => s.push_str(&format!("\\u{:04x}", c as u32)),
-            c => s.push(c),
-        }
-    }
-    s.push_str("\",\"stream\":\"");
-    s.push_str(stream);
-    s.push_str("\",\"time\":\"");
-    s.push_str(&rfc3339_now());
-    s.push_str("\"}\n");
-    s
-}
-
-/// UTC now as RFC 3339 with nanoseconds, without a date library.
-fn rfc3339_now() -> String {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    let secs = now.as_secs() as i64;
-    let (days, rem) = (secs.div_euclid(86400), secs.rem_euclid(86400));
-    // Howard Hinnant's days-to-civil.
-    let z = days + 719468;
-    let era = z.div_euclid(146097);
-    let doe = z - era * 146097;
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:09}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60,
-        now.subsec_nanos()
-    )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn log_lines_are_json() {
-        let l = log_line(proto::STDERR, b"a\"b\n\x01");
-        assert!(
-            l.starts_with("{\"log\":\"a\\\"b\\n\\u0001\",\"stream\":\"stderr\",\"time\":\"20"),
-            "{l}"
-        );
-        assert!(l.ends_with("Z\"}\n"));
-    }
 }

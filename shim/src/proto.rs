@@ -19,6 +19,12 @@ pub const STDIN_EOF: u8 = 11;
 pub const RESIZE: u8 = 12;
 /// Client to shim: deliver this signal (i32 BE) to the container's first process.
 pub const SIGNAL: u8 = 13;
+/// Client to shim: this client only controls the container (`box stop`, `kill`,
+/// `wait`); it gets no output, only `EXIT`, and the socket's end when the shim exits.
+pub const CONTROL: u8 = 20;
+/// Client to shim: the user stops the container: deliver this signal (i32 BE) and do
+/// not restart it, whatever its restart policy says.
+pub const STOP: u8 = 21;
 
 pub fn write_frame(w: &mut impl Write, kind: u8, payload: &[u8]) -> io::Result<()> {
     let mut buf = Vec::with_capacity(5 + payload.len());

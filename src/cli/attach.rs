@@ -26,13 +26,47 @@ const PROXIED: [Signal; 6] = [
 pub struct Options {
     pub stdin: bool,
     pub tty: bool,
+    /// Ctrl-P Ctrl-Q on stdin detaches, leaving the container running (Docker's keys).
+    pub detach_keys: bool,
+}
+
+/// Docker's default detach keys: Ctrl-P, Ctrl-Q.
+const DETACH: [u8; 2] = [0x10, 0x11];
+
+/// Finds the detach keys in what the user typed, across reads: a Ctrl-P is held back
+/// until the next byte shows whether it starts the sequence.
+#[derive(Default)]
+struct DetachKeys {
+    held: bool,
+}
+
+impl DetachKeys {
+    /// The bytes to pass on, and whether the user detached.
+    fn scan(&mut self, input: &[u8]) -> (Vec<u8>, bool) {
+        let mut out = Vec::with_capacity(input.len());
+        for &b in input {
+            if self.held {
+                self.held = false;
+                if b == DETACH[1] {
+                    return (out, true);
+                }
+                out.push(DETACH[0]);
+            }
+            if b == DETACH[0] {
+                self.held = true;
+            } else {
+                out.push(b);
+            }
+        }
+        (out, false)
+    }
 }
 
 /// Puts a terminal in raw mode for as long as it lives.
-struct RawMode(Option<rustix::termios::Termios>);
+pub(super) struct RawMode(Option<rustix::termios::Termios>);
 
 impl RawMode {
-    fn enable(tty: bool) -> RawMode {
+    pub(super) fn enable(tty: bool) -> RawMode {
         let stdin = std::io::stdin();
         if !tty || !rustix::termios::isatty(&stdin) {
             return RawMode(None);
@@ -59,10 +93,15 @@ impl Drop for RawMode {
     }
 }
 
-fn winsize_frame() -> Option<Vec<u8>> {
-    let ws = rustix::termios::tcgetwinsize(std::io::stdout())
+/// The size of the user's terminal (stdout's, else stdin's).
+pub(super) fn winsize() -> Option<rustix::termios::Winsize> {
+    rustix::termios::tcgetwinsize(std::io::stdout())
         .or_else(|_| rustix::termios::tcgetwinsize(std::io::stdin()))
-        .ok()?;
+        .ok()
+}
+
+fn winsize_frame() -> Option<Vec<u8>> {
+    let ws = winsize()?;
     let mut p = ws.ws_row.to_be_bytes().to_vec();
     p.extend_from_slice(&ws.ws_col.to_be_bytes());
     Some(p)
@@ -110,16 +149,33 @@ pub fn attach(socket: &Path, opts: Options) -> Result<i32> {
             }
         });
     }
+    let detached = Arc::new(std::sync::atomic::AtomicBool::new(false));
     if opts.stdin {
         let send = send.clone();
+        let detached = detached.clone();
+        let keys = opts.detach_keys;
+        let stream = stream.try_clone()?;
         std::thread::spawn(move || {
             let mut buf = [0u8; 32 * 1024];
             let mut stdin = std::io::stdin().lock();
+            let mut scan = DetachKeys::default();
             loop {
                 match stdin.read(&mut buf) {
                     Ok(0) | Err(_) => {
                         send(proto::STDIN_EOF, &[]);
                         return;
+                    }
+                    Ok(n) if keys => {
+                        let (pass, detach) = scan.scan(&buf[..n]);
+                        if !pass.is_empty() {
+                            send(proto::STDIN, &pass);
+                        }
+                        if detach {
+                            detached.store(true, std::sync::atomic::Ordering::SeqCst);
+                            // Ends the main loop's read; the container runs on.
+                            let _ = stream.shutdown(std::net::Shutdown::Both);
+                            return;
+                        }
                     }
                     Ok(n) => send(proto::STDIN, &buf[..n]),
                 }
@@ -128,7 +184,11 @@ pub fn attach(socket: &Path, opts: Options) -> Result<i32> {
     }
     let (mut out, mut err) = (std::io::stdout(), std::io::stderr());
     loop {
-        match proto::read_frame(&mut stream).context("reading from the container's shim")? {
+        let frame = proto::read_frame(&mut stream);
+        if detached.load(std::sync::atomic::Ordering::SeqCst) {
+            return Ok(0);
+        }
+        match frame.context("reading from the container's shim")? {
             Some((proto::STDOUT, b)) => {
                 let _ = out.write_all(&b).and_then(|()| out.flush());
             }
@@ -150,4 +210,46 @@ pub fn attach(socket: &Path, opts: Options) -> Result<i32> {
             None => anyhow::bail!("lost the container's shim before the container ended"),
         }
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn detach_keys_across_reads() {
+        let mut d = DetachKeys::default();
+        assert_eq!(d.scan(b"ab\x10"), (b"ab".to_vec(), false));
+        assert_eq!(d.scan(b"\x11rest"), (vec![], true));
+        let mut d = DetachKeys::default();
+        assert_eq!(d.scan(b"\x10x\x10\x10\x11"), (b"\x10x\x10".to_vec(), true));
+    }
+}
+
+/// `box attach CONTAINER`: the running container's output, and its stdin and terminal
+/// if it was created with them.
+#[derive(clap::Args)]
+pub struct Args {
+    /// Do not attach STDIN
+    #[arg(long)]
+    no_stdin: bool,
+    container: String,
+}
+
+pub fn run(ctx: &super::Ctx, a: Args) -> Result<i32> {
+    let containers = boxc::container::Containers::open(&ctx.dirs.data)?;
+    let id = containers.resolve(&a.container)?;
+    let spec = containers.spec(&id)?;
+    if !containers.shim_alive(&id) {
+        anyhow::bail!("You cannot attach to a stopped container, start it first");
+    }
+    let stdin = spec.stdin && !a.no_stdin;
+    attach(
+        &super::shim::socket_path(ctx, &id),
+        Options {
+            stdin,
+            tty: spec.tty,
+            detach_keys: stdin && spec.tty,
+        },
+    )
 }

@@ -3,9 +3,8 @@
 
 use anyhow::Result;
 use clap::CommandFactory;
-use clap_complete::Shell;
 
-use super::Cli;
+use super::{complete, help, Cli};
 
 #[derive(clap::Args)]
 pub struct CompletionArgs {
@@ -15,44 +14,87 @@ pub struct CompletionArgs {
 }
 
 pub fn completion(a: &CompletionArgs) -> Result<i32> {
-    let script = completion_script(&a.shell);
-    super::print(&script);
+    super::print(&complete::registration(&a.shell));
     Ok(0)
 }
 
-fn completion_script(shell: &str) -> String {
-    let shell = match shell {
-        "bash" => Shell::Bash,
-        "zsh" => Shell::Zsh,
-        _ => Shell::Fish,
-    };
-    let mut buf = Vec::new();
-    clap_complete::generate(shell, &mut Cli::command(), "box", &mut buf);
-    String::from_utf8(buf).expect("completion scripts are UTF-8")
+/// The whole command line: the clap definition with the examples that `--help` shows
+/// and the completers of names. Parsing, help, completion and man pages all use it.
+pub fn command() -> clap::Command {
+    complete::attach(help::with_examples(Cli::command()))
 }
 
 #[cfg(test)]
 /// `box.1` and one page per command (`box-pull.1`, `box-image-inspect.1`, ...).
 fn man_pages() -> Vec<(String, Vec<u8>)> {
     let mut pages = Vec::new();
-    let cmd = Cli::command();
-    render(&cmd, "box", &mut pages);
+    let mut cmd = command();
+    cmd.build();
+    render(&cmd, "box", "", &mut pages);
     pages
 }
 
+/// One page: clap_mangen's sections, then EXAMPLES before VERSION. clap_mangen would
+/// print `after_long_help` as one filled paragraph under "EXTRA", which mangles
+/// command lines, so the examples are set here, each line as it is typed.
 #[cfg(test)]
-fn render(cmd: &clap::Command, name: &str, pages: &mut Vec<(String, Vec<u8>)>) {
-    let mut buf = Vec::new();
-    let page = cmd
+fn render(cmd: &clap::Command, name: &str, path: &str, pages: &mut Vec<(String, Vec<u8>)>) {
+    let mut page = cmd
         .clone()
         .name(name.to_string())
-        .display_name(name.replace('-', " "));
+        .bin_name(name.replace('-', " "));
+    // Shown as EXAMPLES below, not as EXTRA.
+    page = page.after_long_help(None::<&str>).after_help(None::<&str>);
+    let mut buf = Vec::new();
     clap_mangen::Man::new(page)
         .render(&mut buf)
         .expect("man page renders");
-    pages.push((format!("{name}.1"), buf));
+    let mut text = String::from_utf8(buf).expect("man pages are UTF-8");
+    if let Some(ex) = help::examples(path) {
+        let section = examples_roff(ex);
+        match text.find(".SH VERSION") {
+            Some(at) => text.insert_str(at, &section),
+            None => text.push_str(&section),
+        }
+    }
+    pages.push((format!("{name}.1"), text.into_bytes()));
     for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
-        render(sub, &format!("{name}-{}", sub.get_name()), pages);
+        let sub_path = if path.is_empty() {
+            sub.get_name().to_string()
+        } else {
+            format!("{path} {}", sub.get_name())
+        };
+        render(sub, &format!("{name}-{}", sub.get_name()), &sub_path, pages);
+    }
+}
+
+#[cfg(test)]
+fn examples_roff(ex: &[(&str, &str)]) -> String {
+    let mut s = String::from(".SH EXAMPLES\n");
+    for (what, line) in ex {
+        s.push_str(&format!(
+            ".PP\n{}:\n.RS 4\n.nf\n{}\n.fi\n.RE\n",
+            roff_escape(what),
+            roff_escape(line)
+        ));
+    }
+    s
+}
+
+/// Text as roff reads it literally: backslashes, dashes and quotes escaped (groff
+/// would print a typographic quote that a copied command cannot use), and no line
+/// that starts like a request.
+#[cfg(test)]
+fn roff_escape(s: &str) -> String {
+    let e = s
+        .replace('\\', "\\e")
+        .replace('-', "\\-")
+        .replace('\'', "\\(aq")
+        .replace('`', "\\(ga");
+    if e.starts_with(['.', '\'']) {
+        format!("\\&{e}")
+    } else {
+        e
     }
 }
 
@@ -69,15 +111,15 @@ mod tests {
         let mut files: Vec<(std::path::PathBuf, Vec<u8>)> = vec![
             (
                 root.join("completions/box.bash"),
-                completion_script("bash").into_bytes(),
+                complete::registration("bash").into_bytes(),
             ),
             (
                 root.join("completions/_box"),
-                completion_script("zsh").into_bytes(),
+                complete::registration("zsh").into_bytes(),
             ),
             (
                 root.join("completions/box.fish"),
-                completion_script("fish").into_bytes(),
+                complete::registration("fish").into_bytes(),
             ),
         ];
         for (name, bytes) in man_pages() {

@@ -30,6 +30,9 @@ pub enum Command {
 
 #[derive(clap::Args)]
 pub struct InspectArgs {
+    /// Format output: json, or a Go template run on each image ('{{.Id}}')
+    #[arg(short, long, value_name = "FORMAT")]
+    format: Option<String>,
     #[arg(value_name = "IMAGE", required = true)]
     images: Vec<String>,
 }
@@ -56,6 +59,11 @@ pub fn run(ctx: &Ctx, c: Command) -> Result<i32> {
 }
 
 fn inspect(ctx: &Ctx, a: InspectArgs) -> Result<i32> {
+    let format = a
+        .format
+        .as_deref()
+        .map(boxc::output::format::Object::parse)
+        .transpose()?;
     let store = ctx.store()?;
     let mut out = Vec::new();
     let mut failed = false;
@@ -72,12 +80,12 @@ fn inspect(ctx: &Ctx, a: InspectArgs) -> Result<i32> {
             }
         }
     }
-    print(&format!("{}\n", serde_json::to_string_pretty(&out)?));
+    super::inspect::print_objects(&out, format.as_ref())?;
     Ok(if failed { super::EXIT_BOX_ERROR } else { 0 })
 }
 
 /// Docker's `image inspect` shape, for the fields box has.
-fn describe(ctx: &Ctx, store: &Store, img: &ImageRecord) -> Result<Value> {
+pub fn describe(ctx: &Ctx, store: &Store, img: &ImageRecord) -> Result<Value> {
     let default = ctx.config.default_registry();
     let config: Value = serde_json::from_slice(&store.blob(&img.config_digest)?)?;
     let short = |name: &str| {
@@ -140,31 +148,41 @@ fn prune(ctx: &Ctx, a: PruneArgs) -> Result<i32> {
     {
         return Ok(0);
     }
+    let (lines, freed) = prune_images(ctx, a.all)?;
+    print(&format!(
+        "{}Total reclaimed space: {}\n",
+        super::rm::deleted_list("Deleted Images:", &lines),
+        human_size(freed)
+    ));
+    Ok(0)
+}
+
+/// Removes dangling images (with `all`, every image no container uses) and the layers
+/// nothing uses any more (`image prune`, `system prune`); returns Docker's
+/// "untagged: ..." and "deleted: ..." lines and the bytes freed. Enters the store's
+/// user namespace: call it last.
+pub fn prune_images(ctx: &Ctx, all: bool) -> Result<(Vec<String>, u64)> {
     ctx.enter_userns()?;
     let store = ctx.store()?;
     let _gc = store.lock_exclusive()?;
     let tags = store.tags()?;
     let containers = boxc::container::Containers::open(&ctx.dirs.data)?.specs();
-    let mut out = String::new();
+    let mut out = Vec::new();
     for img in store.images()? {
         let tagged = tags.values().any(|id| *id == img.id);
         let used = containers.iter().any(|c| c.image_id == img.id);
-        if (tagged && !a.all) || used {
+        if (tagged && !all) || used {
             continue;
         }
         for t in store.remove_image(&img.id)? {
-            out.push_str(&format!("untagged: {t}\n"));
+            out.push(format!("untagged: {t}"));
         }
-        out.push_str(&format!("deleted: {}\n", img.id));
+        out.push(format!("deleted: {}", img.id));
     }
     let in_use: Vec<String> = containers.into_iter().flat_map(|c| c.layers).collect();
     let freed = store.collect_garbage(&in_use)?;
     store.clean_tmp();
-    if !out.is_empty() {
-        print(&format!("Deleted Images:\n{out}\n"));
-    }
-    print(&format!("Total reclaimed space: {}\n", human_size(freed)));
-    Ok(0)
+    Ok((out, freed))
 }
 
 /// Asks on the terminal; anything but y/yes (or no terminal answer at all) is no.

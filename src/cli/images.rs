@@ -4,7 +4,9 @@ use anyhow::Result;
 
 use boxc::image::reference::familiar;
 use boxc::image::store::{short_id, ImageRecord};
+use boxc::output::format::{go_time, Listing, Row as FormatRow};
 use boxc::output::{ago, human_size, table};
+use serde_json::json;
 
 use super::{print, Ctx};
 
@@ -22,6 +24,9 @@ pub struct Args {
     /// Don't truncate output
     #[arg(long)]
     no_trunc: bool,
+    /// Format output: table, table TEMPLATE, json, or a Go template ('{{.Repository}}:{{.Tag}}')
+    #[arg(long, value_name = "FORMAT")]
+    format: Option<String>,
     /// Only images of this repository (and tag)
     #[arg(value_name = "REPOSITORY[:TAG]")]
     repository: Option<String>,
@@ -35,6 +40,7 @@ struct Row<'a> {
 }
 
 pub fn run(ctx: &Ctx, a: Args) -> Result<i32> {
+    let format = Listing::parse(a.format.as_deref())?;
     let store = ctx.store()?;
     let default = ctx.config.default_registry();
     let mut images = store.images()?;
@@ -82,6 +88,37 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<i32> {
             short_id(&img.id).to_string()
         }
     };
+    if !format.is_default() {
+        let containers = boxc::container::Containers::open(&ctx.dirs.data)?.specs();
+        let items: Vec<FormatRow> = rows
+            .iter()
+            .map(|r| {
+                let used = containers
+                    .iter()
+                    .filter(|c| c.image_id == r.image.id)
+                    .count();
+                let fields = json!({
+                    "Containers": used.to_string(),
+                    "CreatedAt": r.image.created.as_deref().map(go_time).unwrap_or_default(),
+                    "CreatedSince": ago(r.image.created.as_deref()),
+                    "Digest": digest_for(r, default).unwrap_or_else(|| "<none>".into()),
+                    "ID": id(r.image),
+                    "Repository": r.repo,
+                    "SharedSize": "N/A",
+                    "Size": human_size(r.image.size),
+                    "Tag": r.tag,
+                    "UniqueSize": "N/A",
+                    "VirtualSize": human_size(r.image.size),
+                });
+                FormatRow {
+                    fields: fields.as_object().cloned().unwrap_or_default(),
+                    labels: Default::default(),
+                }
+            })
+            .collect();
+        print(&format.render(HEADERS, &items)?);
+        return Ok(0);
+    }
     if a.quiet {
         let mut seen = std::collections::BTreeSet::new();
         let mut out = String::new();
@@ -117,6 +154,21 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<i32> {
     print(&table(&headers, &cells));
     Ok(0)
 }
+
+/// `--format`'s fields, by Docker's names, and their `table` headers.
+const HEADERS: &[(&str, &str)] = &[
+    ("ID", "IMAGE ID"),
+    ("Repository", "REPOSITORY"),
+    ("Tag", "TAG"),
+    ("Digest", "DIGEST"),
+    ("CreatedSince", "CREATED"),
+    ("CreatedAt", "CREATED AT"),
+    ("Size", "SIZE"),
+    ("Containers", "CONTAINERS"),
+    ("VirtualSize", "SIZE"),
+    ("SharedSize", "SHARED SIZE"),
+    ("UniqueSize", "UNIQUE SIZE"),
+];
 
 /// The repo digest of this row's repository.
 fn digest_for(r: &Row, default: &str) -> Option<String> {

@@ -10,15 +10,32 @@ use boxc::config::{Config, Dirs};
 use boxc::runtime::idmap::IdMapping;
 
 mod attach;
+mod complete;
+mod container;
+mod cp;
 mod docs;
+mod exec;
+mod help;
+mod hints;
 mod image;
 mod images;
 mod info;
+mod inspect;
+mod logs;
+mod port;
+mod ps;
 mod pull;
+mod rename;
+mod rm;
 mod rmi;
 mod run;
 mod shim;
+mod start;
+mod stop;
+mod system;
 mod tag;
+mod top;
+mod wait;
 
 /// Exit status for errors of box itself, as Docker's CLI uses it.
 pub const EXIT_BOX_ERROR: i32 = 125;
@@ -32,14 +49,65 @@ pub const EXIT_BOX_ERROR: i32 = 125;
     disable_help_subcommand = true
 )]
 pub struct Cli {
+    /// How much box says on stderr: debug, info, warn or error
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        default_value = "warn",
+        value_name = "LEVEL",
+        hide_possible_values = true
+    )]
+    log_level: LogLevel,
     #[command(subcommand)]
     command: Command,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum LogLevel {
+    Debug,
+    Info,
+    Warn,
+    Error,
 }
 
 #[derive(Subcommand)]
 enum Command {
     /// Create and run a new container from an image
     Run(Box<run::Args>),
+    /// List containers
+    Ps(ps::Args),
+    /// Fetch the logs of a container
+    Logs(logs::Args),
+    /// Attach local standard input, output, and error streams to a running container
+    Attach(attach::Args),
+    /// Execute a command in a running container
+    Exec(exec::Args),
+    /// Start one or more stopped containers
+    Start(start::Args),
+    /// Stop one or more running containers
+    Stop(stop::StopArgs),
+    /// Restart one or more containers
+    Restart(stop::RestartArgs),
+    /// Kill one or more running containers
+    Kill(stop::KillArgs),
+    /// Remove one or more containers
+    Rm(rm::Args),
+    /// Block until one or more containers stop, then print their exit codes
+    Wait(wait::Args),
+    /// Return low-level information on containers and images
+    Inspect(inspect::Args),
+    /// Rename a container
+    Rename(rename::Args),
+    /// List port mappings or a specific mapping for the container
+    Port(port::Args),
+    /// Copy files/folders between a container and the local filesystem
+    Cp(cp::Args),
+    /// Display the running processes of a container
+    Top(top::Args),
+    /// Manage containers
+    #[command(subcommand)]
+    Container(container::Command),
     /// Download an image from a registry
     Pull(pull::Args),
     /// List images
@@ -53,10 +121,15 @@ enum Command {
     Image(image::Command),
     /// Display system-wide information
     Info(info::Args),
+    /// Manage box: disk usage, pruning, information
+    #[command(subcommand)]
+    System(system::Command),
     /// Show the box version information
     Version,
     /// Print a shell completion script
     Completion(docs::CompletionArgs),
+    /// Show the help of a command, as COMMAND --help does
+    Help(help::Args),
     /// The per-container supervisor (started by box itself)
     #[command(name = "__shim", hide = true)]
     Shim(shim::Args),
@@ -89,19 +162,24 @@ impl Ctx {
     /// Moves this process into the store's user namespace, for commands that create or
     /// remove layer files owned by mapped ids. Must run before any thread starts.
     pub fn enter_userns(&self) -> Result<()> {
+        boxc::debug!("entering a user namespace: {}", self.idmap.describe());
         boxc::runtime::userns::enter(&self.idmap)?;
         Ok(())
     }
 }
 
 pub fn main() -> i32 {
+    boxc::output::start_clock();
+    // A TAB in a shell: answer and exit (returns at once when not asked).
+    complete::complete_from_env();
     // The shim is on every container's start path: spare it building the whole
     // command line's definition (its arguments come from box itself).
-    let args: Vec<String> = std::env::args().take(4).collect();
+    let args: Vec<String> = std::env::args().take(5).collect();
     if args.get(1).map(String::as_str) == Some("__shim") && args.len() >= 3 {
         let a = shim::Args {
             id: args[2].clone(),
             name: args.get(3).cloned(),
+            mode: args.get(4).cloned(),
         };
         return match Ctx::load().and_then(|ctx| shim::run(&ctx, a)) {
             Ok(code) => code,
@@ -111,10 +189,20 @@ pub fn main() -> i32 {
             }
         };
     }
-    let cli = match Cli::try_parse() {
+    let cli = match docs::command()
+        .try_get_matches_from(command_after_positional(std::env::args().collect()))
+        .and_then(|m| <Cli as clap::FromArgMatches>::from_arg_matches(&m))
+    {
         Ok(c) => c,
         Err(e) => return usage_error(e),
     };
+    use boxc::output::Level;
+    boxc::output::set_log_level(match cli.log_level {
+        LogLevel::Debug => Level::Debug,
+        LogLevel::Info => Level::Info,
+        LogLevel::Warn => Level::Warn,
+        LogLevel::Error => Level::Error,
+    });
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
@@ -146,6 +234,9 @@ fn run(cli: Cli) -> Result<i32> {
     if let Command::Completion(a) = &cli.command {
         return docs::completion(a);
     }
+    if let Command::Help(a) = &cli.command {
+        return help::run(a);
+    }
     if let Command::Version = &cli.command {
         print(&format!(
             "Version:  {}\nOS/Arch:  linux/{}\n",
@@ -157,6 +248,22 @@ fn run(cli: Cli) -> Result<i32> {
     let ctx = Ctx::load()?;
     match cli.command {
         Command::Run(a) => run::run(&ctx, *a),
+        Command::Ps(a) => ps::run(&ctx, a),
+        Command::Logs(a) => logs::run(&ctx, a),
+        Command::Attach(a) => attach::run(&ctx, a),
+        Command::Exec(a) => exec::run(&ctx, a),
+        Command::Start(a) => start::run(&ctx, a),
+        Command::Stop(a) => stop::stop(&ctx, a),
+        Command::Restart(a) => stop::restart(&ctx, a),
+        Command::Kill(a) => stop::kill(&ctx, a),
+        Command::Rm(a) => rm::run(&ctx, a),
+        Command::Wait(a) => wait::run(&ctx, a),
+        Command::Inspect(a) => inspect::run(&ctx, a),
+        Command::Rename(a) => rename::run(&ctx, a),
+        Command::Port(a) => port::run(&ctx, a),
+        Command::Cp(a) => cp::run(&ctx, a),
+        Command::Top(a) => top::run(&ctx, a),
+        Command::Container(c) => container::run(&ctx, c),
         Command::Shim(a) => shim::run(&ctx, a),
         Command::Pull(a) => pull::run(&ctx, a),
         Command::Images(a) => images::run(&ctx, a),
@@ -164,8 +271,93 @@ fn run(cli: Cli) -> Result<i32> {
         Command::Tag(a) => tag::run(&ctx, a),
         Command::Image(c) => image::run(&ctx, c),
         Command::Info(a) => info::run(&ctx, a),
-        Command::Version | Command::Completion(_) => unreachable!("handled above"),
+        Command::System(c) => system::run(&ctx, c),
+        Command::Version | Command::Completion(_) | Command::Help(_) => {
+            unreachable!("handled above")
+        }
     }
+}
+
+/// Docker reads everything after `run IMAGE` (and `exec CONTAINER`) as the command,
+/// flags too: `box run img --version` runs `--version` in the container. clap would
+/// take a known flag there for box's own, so a `--` goes in right after that first
+/// positional argument, found with the subcommand's own definition (which flags take
+/// a value).
+fn command_after_positional(mut args: Vec<String>) -> Vec<String> {
+    use clap::CommandFactory;
+    let root = Cli::command();
+    let takes_value_in = |cmd: &clap::Command, flag: &str| -> bool {
+        // Global flags (`--log-level`) are box's own wherever they come.
+        let globals = root.get_arguments().filter(|a| a.is_global_set());
+        cmd.get_arguments().chain(globals).any(|a| {
+            let named = match flag.strip_prefix("--") {
+                Some(long) => {
+                    a.get_long() == Some(long)
+                        || a.get_all_aliases().is_some_and(|al| al.contains(&long))
+                }
+                None => flag.len() == 2 && a.get_short() == flag.chars().nth(1),
+            };
+            named && a.get_action().takes_values()
+        })
+    };
+    // The subcommand: after box's own flags (`box --log-level debug run`), and inside
+    // `container` (`box container exec`).
+    let mut at = 1;
+    while args.get(at).is_some_and(|a| a.starts_with('-')) {
+        let a = &args[at];
+        at += if !a.contains('=') && takes_value_in(&root, a) {
+            2
+        } else {
+            1
+        };
+    }
+    if args.get(at).is_some_and(|a| a == "container") {
+        at += 1;
+    }
+    let Some(sub_name) = args.get(at).cloned() else {
+        return args;
+    };
+    if !matches!(sub_name.as_str(), "run" | "exec") {
+        return args;
+    }
+    let parent = if at > 1 && args[at - 1] == "container" {
+        root.find_subcommand("container").unwrap_or(&root)
+    } else {
+        &root
+    };
+    let Some(sub) = parent.find_subcommand(&sub_name) else {
+        return args;
+    };
+    let takes_value = |flag: &str| takes_value_in(sub, flag);
+    let mut i = at + 1;
+    while i < args.len() {
+        let a = args[i].as_str();
+        if a == "--" {
+            return args;
+        }
+        if a.starts_with('-') && a.len() > 1 {
+            // `--name=x` and `-ex` carry their value; `--name x` and `-e x` do not.
+            if !a.contains('=') && (a.starts_with("--") || a.len() == 2) && takes_value(a) {
+                i += 1;
+            } else if !a.starts_with("--") && a.len() > 2 {
+                // Clustered short flags (`-dw`): the first that takes a value takes
+                // the rest of the cluster, or the next argument if it is the last.
+                let cluster: Vec<char> = a[1..].chars().collect();
+                let first = cluster.iter().position(|c| takes_value(&format!("-{c}")));
+                if first == Some(cluster.len() - 1) {
+                    i += 1;
+                }
+            }
+            i += 1;
+            continue;
+        }
+        // The first positional: the image (or container). The rest is the command.
+        if i + 1 < args.len() {
+            args.insert(i + 1, "--".into());
+        }
+        return args;
+    }
+    args
 }
 
 /// Help and version go to stdout with status 0; a usage mistake is one error line,
@@ -198,9 +390,9 @@ fn usage_error(e: clap::Error) -> i32 {
             .collect();
         first = format!("{} {}", first, names.join(" "));
     }
-    eprintln!("Error: {first}");
+    error_line(&first);
     for l in lines.filter(|l| l.trim_start().starts_with("tip:")) {
-        eprintln!("hint: {}", l.trim_start().trim_start_matches("tip: "));
+        hint(l.trim_start().trim_start_matches("tip: "));
     }
     if let Some(usage) = text.lines().find(|l| l.starts_with("Usage: ")) {
         let cmd: Vec<&str> = usage
@@ -223,7 +415,19 @@ pub fn report(e: &anyhow::Error) {
             line.push_str(&c);
         }
     }
-    eprintln!("Error: {line}");
+    error_line(&line);
+    if let Some(h) = hints::for_error(e, &line) {
+        hint(&h);
+    }
+}
+
+fn error_line(text: &str) {
+    boxc::output::message(boxc::output::Kind::Error, text);
+}
+
+/// The fix, when box knows it, on a line of its own after the error.
+pub fn hint(text: &str) {
+    boxc::output::message(boxc::output::Kind::Hint, text);
 }
 
 /// Writes data to stdout; a closed pipe (`box images | head -1`) is not an error.
@@ -237,5 +441,41 @@ pub fn print(s: &str) {
 }
 
 pub fn warn(msg: &str) {
-    eprintln!("WARNING: {msg}");
+    boxc::output::message(boxc::output::Kind::Warning, msg);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::command_after_positional as split;
+
+    fn v(s: &str) -> Vec<String> {
+        s.split(' ').map(str::to_string).collect()
+    }
+
+    #[test]
+    fn the_command_after_the_image_is_the_containers() {
+        assert_eq!(
+            split(v("box run --rm -e A=1 img --entrypoint x")),
+            v("box run --rm -e A=1 img -- --entrypoint x")
+        );
+        assert_eq!(
+            split(v("box run -it --name=n img sh")),
+            v("box run -it --name=n img -- sh")
+        );
+        assert_eq!(split(v("box run -d img")), v("box run -d img"));
+        assert_eq!(
+            split(v("box run -dw /x img ls")),
+            v("box run -dw /x img -- ls")
+        );
+        assert_eq!(split(v("box run img -- ls")), v("box run img -- -- ls"));
+        assert_eq!(split(v("box ps -a")), v("box ps -a"));
+        assert_eq!(
+            split(v("box --log-level debug run --log-level info img ls -l")),
+            v("box --log-level debug run --log-level info img -- ls -l")
+        );
+        assert_eq!(
+            split(v("box container exec c ls -l")),
+            v("box container exec c -- ls -l")
+        );
+    }
 }

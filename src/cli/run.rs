@@ -9,7 +9,7 @@ use std::process::{Command, Stdio};
 
 use anyhow::{anyhow, bail, Context, Result};
 
-use boxc::container::{now, Containers, State, Status};
+use boxc::container::{Containers, State};
 
 use boxc::image::ImageRef;
 use boxc::runtime::caps;
@@ -89,9 +89,42 @@ pub struct Args {
     /// Pull for this platform (os/arch[/variant])
     #[arg(long)]
     platform: Option<String>,
-    /// Network: none or host
-    #[arg(long, default_value = "none")]
+    /// Network: pasta, slirp4netns (the default: pasta if installed), none, host
+    #[arg(long = "network", visible_alias = "net", default_value = "default")]
     network: String,
+    /// Publish a container's port to the host: [HOSTIP:][HOSTPORT:]CONTAINERPORT[/tcp|/udp]
+    #[arg(short = 'p', long = "publish", value_name = "PORTS")]
+    publish: Vec<String>,
+    /// Publish all the image's exposed ports to free host ports
+    #[arg(short = 'P', long = "publish-all")]
+    publish_all: bool,
+    /// Add a line to /etc/hosts: NAME:IP, or NAME:host-gateway for the host itself
+    #[arg(long = "add-host", value_name = "NAME:IP")]
+    add_host: Vec<String>,
+    /// DNS server for the container
+    #[arg(long)]
+    dns: Vec<String>,
+    /// DNS search domain
+    #[arg(long = "dns-search")]
+    dns_search: Vec<String>,
+    /// DNS resolver option
+    #[arg(long = "dns-option", visible_alias = "dns-opt")]
+    dns_option: Vec<String>,
+    /// Restart policy: no, on-failure[:MAX-RETRIES], always, unless-stopped
+    #[arg(long, default_value = "no")]
+    restart: String,
+    /// Set metadata on the container (KEY=VALUE)
+    #[arg(short = 'l', long = "label", value_name = "KEY[=VALUE]")]
+    label: Vec<String>,
+    /// Signal to stop the container (default: the image's StopSignal, else SIGTERM)
+    #[arg(long = "stop-signal")]
+    stop_signal: Option<String>,
+    /// Seconds to wait for the container to stop before killing it (default 10)
+    #[arg(long = "stop-timeout")]
+    stop_timeout: Option<u64>,
+    /// Log options: max-size=SIZE (e.g. 10m), max-file=N
+    #[arg(long = "log-opt", value_name = "KEY=VALUE")]
+    log_opt: Vec<String>,
     /// Pull image before running: always, missing or never
     #[arg(long, default_value = "missing", value_parser = ["always", "missing", "never"])]
     pull: String,
@@ -103,14 +136,46 @@ pub struct Args {
 }
 
 pub fn run(ctx: &Ctx, a: Args) -> Result<i32> {
-    if a.detach {
-        bail!("box run -d is not implemented yet (detached containers come with the container lifecycle commands)");
+    let restart = spec::RestartPolicy::parse(&a.restart)?;
+    if a.rm && restart != spec::RestartPolicy::No {
+        bail!("conflicting options: --restart and --rm");
     }
-    let network = match a.network.as_str() {
-        "none" => Network::None,
-        "host" => Network::Host,
-        other => bail!("network {other:?} is not supported yet: box run supports --network none and --network host"),
+    let mut log = ctx.config.logs.options()?;
+    for o in &a.log_opt {
+        log.set(o)?;
+    }
+    if let Some(s) = &a.stop_signal {
+        boxc::runtime::signal::parse(s)?;
+    }
+    let network = boxc::network::parse_mode(
+        &a.network,
+        &|p| boxc::runtime::idmap::find_program(p).is_some(),
+        rustix::process::geteuid().is_root(),
+    )?;
+    let mut extra_hosts = a
+        .add_host
+        .iter()
+        .map(|h| boxc::network::parse_add_host(h))
+        .collect::<Result<Vec<_>, _>>()?;
+    let dns = boxc::network::Dns {
+        servers: a
+            .dns
+            .iter()
+            .map(|d| {
+                d.parse()
+                    .map_err(|_| boxc::network::NetworkError::BadDns(d.clone()))
+            })
+            .collect::<Result<_, _>>()?,
+        search: a.dns_search.clone(),
+        options: a.dns_option.clone(),
     };
+    let mut ports = Vec::new();
+    for p in &a.publish {
+        ports.extend(boxc::network::parse_publish(p)?);
+    }
+    if !ports.is_empty() && !matches!(network, Network::Pasta | Network::Slirp4netns) {
+        bail!(boxc::network::NetworkError::NotPrivate(network.as_str()));
+    }
     let mounts = parse_mounts(&a)?;
     let security = parse_security(&a)?;
     let driver = storage::choose_driver(ctx.config.storage.driver.as_deref());
@@ -123,6 +188,30 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<i32> {
     let config: serde_json::Value =
         serde_json::from_slice(&store.blob(&image.config_digest)?).context("image config")?;
     let image_cfg = ImageRunConfig::from_image_config(&config);
+    if a.publish_all && network.private() && network != Network::None {
+        let exposed: Vec<String> = image_cfg
+            .exposed_ports
+            .iter()
+            .flat_map(|m| m.keys().cloned())
+            .collect();
+        ports.extend(boxc::network::exposed(&exposed));
+    }
+    // Taken ports are an error now, before anything is created; free ones are picked.
+    boxc::network::ports::reserve(&mut ports)?;
+    let host_loopback = extra_hosts.iter().any(|h| h.ip.is_none());
+    let gateway = match network {
+        Network::Slirp4netns => boxc::network::helper::SLIRP_GATEWAY.parse().ok(),
+        Network::Pasta => boxc::network::helper::host_gateway(),
+        // On the host's network the host is itself.
+        Network::Host => Some("127.0.0.1".parse().expect("an address")),
+        Network::None => None,
+    };
+    if host_loopback && gateway.is_none() {
+        bail!("--add-host NAME:host-gateway needs a network that leads to the host (not --network none)");
+    }
+    for h in extra_hosts.iter_mut().filter(|h| h.ip.is_none()) {
+        h.ip = gateway;
+    }
     let mut env = Vec::new();
     for f in &a.env_file {
         let text = std::fs::read_to_string(f)
@@ -142,10 +231,16 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<i32> {
         user: a.user.clone(),
         tty: a.tty,
     };
+    let (entrypoint, cmd) = spec::command_parts(&image_cfg, &flags);
+    let mut labels = image_cfg.labels.clone().unwrap_or_default();
+    for l in &a.label {
+        let (k, v) = l.split_once('=').unwrap_or((l, ""));
+        labels.insert(k.to_string(), v.to_string());
+    }
     let made = (|| -> Result<ContainerSpec> {
         let process =
             spec::resolve_process(&image_cfg, &flags, &hostname, &|k| std::env::var(k).ok())?;
-        write_etc_files(&dir, &hostname, network)?;
+        write_etc_files(&dir, &hostname, network, &extra_hosts, &dns)?;
         let spec = ContainerSpec {
             id: id.clone(),
             name: name.clone(),
@@ -174,19 +269,21 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<i32> {
             remove: a.rm,
             stdin: a.interactive,
             tty: a.tty,
+            image_name: a.image.clone(),
+            entrypoint,
+            cmd,
+            labels,
+            stop_signal: a.stop_signal.clone().or(image_cfg.stop_signal.clone()),
+            stop_timeout: a.stop_timeout,
+            restart,
+            log,
+            ports: ports.clone(),
+            host_loopback,
+            extra_hosts: extra_hosts.clone(),
+            dns: dns.clone(),
         };
         containers.write_spec(&spec)?;
-        let created = State {
-            status: Status::Created,
-            pid: None,
-            shim_pid: None,
-            exit_code: None,
-            created_at: now(),
-            started_at: None,
-            finished_at: None,
-            error: None,
-        };
-        containers.write_state(&id, &created)?;
+        containers.write_state(&id, &State::created())?;
         Ok(spec)
     })();
     let spec = match made {
@@ -196,12 +293,18 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<i32> {
             return Err(e);
         }
     };
-    start_shim(ctx, &spec)?;
+    if a.detach {
+        start_shim(ctx, &spec, false)?;
+        super::print(&format!("{id}\n"));
+        return Ok(0);
+    }
+    start_shim(ctx, &spec, true)?;
     attach::attach(
         &shim::socket_path(ctx, &id),
         attach::Options {
             stdin: a.interactive,
             tty: a.tty,
+            detach_keys: a.interactive && a.tty,
         },
     )
 }
@@ -265,11 +368,14 @@ fn find_or_pull(
     Ok(store.resolve(&r.to_string(), default)?)
 }
 
-/// Starts `box __shim ID NAME` in its own session and waits for its "ready".
-fn start_shim(ctx: &Ctx, spec: &ContainerSpec) -> Result<()> {
+/// Starts `box __shim ID NAME MODE` in its own session and waits for its "ready":
+/// with `attach`, once a client may attach; else once the container runs (a
+/// container that cannot start is then an error here, with its status).
+pub fn start_shim(ctx: &Ctx, spec: &ContainerSpec, attach: bool) -> Result<()> {
     let exe = std::env::current_exe().context("cannot find the box binary")?;
+    let mode = if attach { "attach" } else { "detach" };
     let mut child = Command::new(exe)
-        .args(["__shim", &spec.id, &spec.name])
+        .args(["__shim", &spec.id, &spec.name, mode])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -277,35 +383,62 @@ fn start_shim(ctx: &Ctx, spec: &ContainerSpec) -> Result<()> {
         .context("cannot start the container's shim")?;
     let mut line = String::new();
     let _ = std::io::BufReader::new(child.stdout.take().expect("piped")).read_line(&mut line);
-    if line.trim() != "ready" {
-        let _ = child.wait();
-        let why = line
-            .trim()
-            .strip_prefix("error: ")
-            .unwrap_or(line.trim())
-            .to_string();
+    let line = line.trim_end_matches('\n');
+    if line != "ready" {
         let _ = ctx;
-        return Err(anyhow!(
-            "the container's shim failed to start: {}",
-            if why.is_empty() { "it exited" } else { &why }
-        ));
+        if let Some((code, why)) = line.strip_prefix("error ").and_then(|r| r.split_once('\t')) {
+            if !attach {
+                // The shim lives on to record the failure; do not wait for it.
+                std::mem::forget(child);
+            } else {
+                let _ = child.wait();
+            }
+            return Err(super::StatusError {
+                code: code.parse().unwrap_or(super::EXIT_BOX_ERROR),
+                message: why.to_string(),
+            }
+            .into());
+        }
+        let _ = child.wait();
+        return Err(anyhow!("the container's shim failed to start: it exited"));
     }
     // The shim outlives this process; it is reaped by whoever inherits it.
     std::mem::forget(child);
     Ok(())
 }
 
-fn write_etc_files(dir: &Path, hostname: &str, network: Network) -> Result<()> {
+/// The container's /etc/hostname, /etc/hosts and /etc/resolv.conf, bound into it.
+fn write_etc_files(
+    dir: &Path,
+    hostname: &str,
+    network: Network,
+    extra: &[boxc::network::ExtraHost],
+    dns: &boxc::network::Dns,
+) -> Result<()> {
     let etc = dir.join("etc");
     std::fs::write(etc.join("hostname"), format!("{hostname}\n"))?;
     let hosts = match network {
-        Network::Host => std::fs::read_to_string("/etc/hosts").unwrap_or_default(),
-        Network::None => format!("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.0.1\t{hostname}\n"),
+        Network::Host => {
+            let mut h = std::fs::read_to_string("/etc/hosts").unwrap_or_default();
+            for e in extra {
+                if let Some(ip) = e.ip {
+                    h.push_str(&format!("{ip}\t{}\n", e.name));
+                }
+            }
+            h
+        }
+        _ => boxc::network::hosts_file(hostname, extra, None),
     };
     std::fs::write(etc.join("hosts"), hosts)?;
+    let forwarder = match network {
+        Network::Pasta => boxc::network::helper::PASTA_DNS.parse().ok(),
+        Network::Slirp4netns => boxc::network::helper::SLIRP_DNS.parse().ok(),
+        Network::None | Network::Host => None,
+    };
+    let host = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
     std::fs::write(
         etc.join("resolv.conf"),
-        std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default(),
+        boxc::network::resolv_conf(&host, dns, forwarder),
     )?;
     Ok(())
 }

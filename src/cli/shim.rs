@@ -1,15 +1,21 @@
-//! `box __shim ID`: the per-container supervisor, entered by re-exec so that `ps`
-//! shows whose it is (`box __shim <id> <name>`). It detaches from the terminal,
-//! binds the attach socket, says "ready" on stdout to the `box run` that started it,
-//! and then lives exactly as long as the container (see the `box-shim` crate).
+//! `box __shim ID NAME MODE`: the per-container supervisor, entered by re-exec so that
+//! `ps` shows whose it is. It detaches from the terminal, takes the container's shim
+//! lock, binds the attach socket, and then lives exactly as long as the container
+//! (across restarts under a restart policy; see the `box-shim` crate).
+//!
+//! To the `box` that started it, it says one line on stdout: `ready` once a client
+//! may attach (MODE `attach`: the container starts when the first client is there),
+//! or, with MODE `detach`, once the container runs; `error CODE<TAB>why` if not.
 
+use std::cell::{Cell, RefCell};
 use std::io::Write;
 use std::os::unix::net::UnixListener;
 use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 
-use boxc::container::{now, Containers, State, Status};
+use boxc::container::{now, Containers, ShimLock, State, Status};
 use boxc::runtime::create;
 
 use super::Ctx;
@@ -19,6 +25,8 @@ pub struct Args {
     pub id: String,
     /// The container's name, only so that `ps` shows it.
     pub name: Option<String>,
+    /// `attach` (wait for a client before starting) or `detach`.
+    pub mode: Option<String>,
 }
 
 /// The runtime directory of a container: short, because a socket path is at most
@@ -29,6 +37,27 @@ pub fn runtime_dir(ctx: &Ctx, id: &str) -> PathBuf {
 
 pub fn socket_path(ctx: &Ctx, id: &str) -> PathBuf {
     runtime_dir(ctx, id).join("attach.sock")
+}
+
+/// The one line to the starting `box`, then stdio goes to /dev/null: from here on
+/// nobody reads it.
+struct Ready(Option<std::io::Stdout>);
+
+impl Ready {
+    fn say(&mut self, line: &str) {
+        let Some(mut out) = self.0.take() else { return };
+        let _ = writeln!(out, "{line}");
+        let _ = out.flush();
+        if let Ok(null) = std::fs::File::options()
+            .read(true)
+            .write(true)
+            .open("/dev/null")
+        {
+            let _ = rustix::stdio::dup2_stdin(&null);
+            let _ = rustix::stdio::dup2_stdout(&null);
+            let _ = rustix::stdio::dup2_stderr(&null);
+        }
+    }
 }
 
 pub fn run(ctx: &Ctx, a: Args) -> Result<i32> {
@@ -45,33 +74,24 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<i32> {
         quiet.add(s);
     }
     let _ = quiet.thread_block();
-    let mut ready = std::io::stdout();
-    let result = prepare(ctx, &a.id);
-    let (containers, spec, listener) = match result {
+    let ready = RefCell::new(Ready(Some(std::io::stdout())));
+    let attach = a.mode.as_deref() != Some("detach");
+    let (containers, spec, listener, _lock) = match prepare(ctx, &a.id) {
         Ok(x) => x,
         Err(e) => {
-            let _ = writeln!(ready, "error: {e:#}");
+            ready.borrow_mut().say(&format!("error 125\t{e:#}"));
             return Ok(125);
         }
     };
-    let _ = writeln!(ready, "ready");
-    let _ = ready.flush();
-    // From here on nobody reads the shim's stdio.
-    if let Ok(null) = std::fs::File::options()
-        .read(true)
-        .write(true)
-        .open("/dev/null")
-    {
-        let _ = rustix::stdio::dup2_stdin(&null);
-        let _ = rustix::stdio::dup2_stdout(&null);
-        let _ = rustix::stdio::dup2_stderr(&null);
+    if attach {
+        ready.borrow_mut().say("ready");
     }
     let id = spec.id.clone();
     let created_at = containers
         .state(&id)
         .map(|s| s.created_at)
         .unwrap_or_else(|_| now());
-    let state = |status, pid, code, started: Option<String>, finished, error| State {
+    let state = |status, pid, code, started: Option<String>, finished, error, restarts| State {
         status,
         pid,
         shim_pid: Some(std::process::id() as i32),
@@ -80,22 +100,41 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<i32> {
         started_at: started,
         finished_at: finished,
         error,
+        restart_count: restarts,
     };
     // Shared by the two callbacks below; the shim is single-threaded.
-    let userns = std::cell::RefCell::new(None);
-    let fuse = std::cell::Cell::new(None);
-    let mounts = std::cell::RefCell::new(None);
-    let started_at = std::cell::RefCell::new(None);
-    let cfg = box_shim::Config {
-        log: spec.dir.join("ctr.log"),
-        wait_for_attach: true,
-    };
+    let userns = RefCell::new(None);
+    let fuse = Cell::new(None);
+    let mounts = RefCell::new(None);
+    let net = RefCell::new(None::<boxc::network::helper::Helper>);
+    let rt = runtime_dir(ctx, &spec.id);
+    let started_at = RefCell::new(None);
+    let ran_since = Cell::new(Instant::now());
+    let restarts = Cell::new(0u32);
+    let again = Cell::new(false);
+    let mut sup = box_shim::Supervisor::new(
+        listener,
+        box_shim::LogConfig {
+            path: spec.dir.join("ctr.log"),
+            max_size: spec.log.max_size,
+            max_files: spec.log.max_file,
+        },
+        box_shim::StopConfig {
+            signal: spec.effective_stop_signal(),
+            timeout: Duration::from_secs(spec.stop_timeout.unwrap_or(10)),
+        },
+    );
+    if attach {
+        sup.wait_for_client();
+    }
     let mut start = || {
-        let c = create::start(&spec)?;
+        let c = create::start(&spec, &rt)?;
+        *net.borrow_mut() = c.net;
         *userns.borrow_mut() = c.userns;
         fuse.set(c.fuse);
         *mounts.borrow_mut() = c.mounts;
         *started_at.borrow_mut() = Some(now());
+        ran_since.set(Instant::now());
         let running = state(
             Status::Running,
             Some(c.started.pid),
@@ -103,51 +142,107 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<i32> {
             started_at.borrow().clone(),
             None,
             None,
+            restarts.get(),
         );
         let _ = containers.write_state(&id, &running);
+        ready.borrow_mut().say("ready");
+        // Idle from here on: give back the pages starting up needed.
+        let _ = boxc::sys::trim_resident();
         Ok(c.started)
     };
-    // Record, or remove, before `box run` hears the status.
-    let mut finish = |outcome: &box_shim::Outcome, _: Option<i32>| {
-        let (code, error) = match outcome {
+    // Record, restart or remove, before attached clients hear the status.
+    let mut finish = |ended: &box_shim::Ended| {
+        let (code, error) = match &ended.outcome {
             box_shim::Outcome::Exited(c) => (*c, None),
-            box_shim::Outcome::StartFailed(c, m) => (*c, Some(m.clone())),
+            box_shim::Outcome::StartFailed(c, m) => {
+                ready.borrow_mut().say(&format!("error {c}\t{m}"));
+                (*c, Some(m.clone()))
+            }
         };
-        if let Some(f) = fuse.get() {
+        if let Some(n) = net.take() {
+            n.stop();
+        }
+        if let Some(f) = fuse.take() {
             // Its container is gone; its mount namespace goes with it. (SIGTERM is not
             // enough: it waits in a read on /dev/fuse.)
             let _ = nix::sys::signal::kill(f, nix::sys::signal::Signal::SIGKILL);
             let _ = nix::sys::wait::waitpid(f, None);
         }
-        if spec.remove {
-            let _ = create::remove_as_container(userns.borrow().as_ref(), &spec.idmap, &spec.dir);
-            let _ = containers.remove(&id, &spec.name);
+        // A container that could not start is not restarted, as Docker's.
+        again.set(
+            error.is_none()
+                && spec
+                    .restart
+                    .should_restart(code, ended.stopped, restarts.get()),
+        );
+        if again.get() {
+            restarts.set(restarts.get() + 1);
+        }
+        if spec.remove && !again.get() {
+            // By its name now: `box rename` may have changed it meanwhile.
+            let name = containers.spec(&id).map_or(spec.name.clone(), |s| s.name);
+            if let Ok(trash) = containers.unlink(&id, &name) {
+                let _ = create::remove_as_container(userns.borrow().as_ref(), &spec.idmap, &trash);
+            }
         } else {
-            let exited = state(
-                Status::Exited,
+            let status = if again.get() {
+                Status::Restarting
+            } else {
+                Status::Exited
+            };
+            let st = state(
+                status,
                 None,
                 Some(code),
                 started_at.borrow().clone(),
                 Some(now()),
                 error,
+                restarts.get(),
             );
-            let _ = containers.write_state(&id, &exited);
+            let _ = containers.write_state(&id, &st);
         }
-        let _ = std::fs::remove_dir_all(runtime_dir(ctx, &id));
     };
-    let outcome = box_shim::supervise(&cfg, listener, &mut start, &mut finish);
-    // Only now, with the status reported, may the kernel unmount the container's tree.
-    drop(mounts.take());
-    Ok(match outcome {
-        box_shim::Outcome::Exited(c) | box_shim::Outcome::StartFailed(c, _) => c,
-    })
+    let mut delay = Duration::ZERO;
+    let code = loop {
+        let ended = sup.run(&mut start, &mut finish);
+        // Only now, with the status reported, may the kernel unmount the container's tree.
+        drop(mounts.take());
+        let code = match ended.outcome {
+            box_shim::Outcome::Exited(c) | box_shim::Outcome::StartFailed(c, _) => c,
+        };
+        if !again.get() {
+            break code;
+        }
+        delay = boxc::runtime::spec::restart_delay(delay, ran_since.get().elapsed());
+        if sup.pause(delay) {
+            // Stopped by the user while waiting to restart.
+            if let Ok(mut st) = containers.state(&id) {
+                st.status = Status::Exited;
+                let _ = containers.write_state(&id, &st);
+            }
+            break code;
+        }
+    };
+    let _ = std::fs::remove_dir_all(runtime_dir(ctx, &id));
+    Ok(code)
 }
 
 fn prepare(
     ctx: &Ctx,
     id: &str,
-) -> Result<(Containers, boxc::runtime::spec::ContainerSpec, UnixListener)> {
+) -> Result<(
+    Containers,
+    boxc::runtime::spec::ContainerSpec,
+    UnixListener,
+    ShimLock,
+)> {
     let containers = Containers::open(&ctx.dirs.data)?;
+    let lock = containers.try_lock(id).map_err(|e| match e {
+        boxc::container::ContainerError::Busy(_) => {
+            anyhow::anyhow!("container {} is already running", &id[..12])
+        }
+        e => e.into(),
+    })?;
     let spec = containers.spec(id)?;
     let rt = runtime_dir(ctx, id);
     {
@@ -161,5 +256,5 @@ fn prepare(
     let sock = socket_path(ctx, id);
     let _ = std::fs::remove_file(&sock);
     let listener = UnixListener::bind(&sock).with_context(|| format!("bind {}", sock.display()))?;
-    Ok((containers, spec, listener))
+    Ok((containers, spec, listener, lock))
 }

@@ -4,11 +4,18 @@
 //! ```text
 //! $XDG_DATA_HOME/box/containers/<id>/container.json  the spec, written once by `box run`
 //! $XDG_DATA_HOME/box/containers/<id>/state.json      what the shim last recorded
+//! $XDG_DATA_HOME/box/containers/<id>/shim.lock       flock'ed by the live shim: the
+//!                                                    one truth about "running"
 //! $XDG_DATA_HOME/box/containers/<id>/{upper,work,rootfs,etc}/
 //! $XDG_DATA_HOME/box/containers/names/<name>         symlink to the id: creating it
 //!                                                    claims the name, atomically
+//! $XDG_DATA_HOME/box/containers/.trash-<id>          a container being removed
 //! $XDG_RUNTIME_DIR/box/<id>/attach.sock              the shim's socket while it lives
 //! ```
+//!
+//! A state file can lie: a shim killed with SIGKILL, or a reboot, leaves "running"
+//! behind. So "running" is believed only while the shim holds its lock, which the
+//! kernel releases however the shim ends ([`Containers::current_state`]).
 
 use std::fs;
 use std::io;
@@ -20,6 +27,7 @@ use thiserror::Error;
 use crate::image::store::replace_atomic;
 use crate::runtime::spec::ContainerSpec;
 
+pub mod control;
 mod names;
 pub use names::random_name;
 
@@ -31,6 +39,10 @@ pub enum ContainerError {
     BadName(String),
     #[error("No such container: {0}")]
     NoSuchContainer(String),
+    #[error("container id prefix {0:?} is ambiguous: it matches several containers")]
+    Ambiguous(String),
+    #[error("container {0} is busy: another box command holds it")]
+    Busy(String),
     #[error("container store {path}: {op}: {source}")]
     Io {
         path: PathBuf,
@@ -60,7 +72,20 @@ fn io_err<'a>(path: &'a Path, op: &'static str) -> impl FnOnce(io::Error) -> Con
 pub enum Status {
     Created,
     Running,
+    /// Between two runs under a restart policy, in the back-off.
+    Restarting,
     Exited,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Created => "created",
+            Status::Running => "running",
+            Status::Restarting => "restarting",
+            Status::Exited => "exited",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -75,7 +100,34 @@ pub struct State {
     pub finished_at: Option<String>,
     /// Why the container could not start, if it could not.
     pub error: Option<String>,
+    /// How often the shim restarted it under its restart policy.
+    #[serde(default)]
+    pub restart_count: u32,
 }
+
+impl State {
+    pub fn created() -> State {
+        State {
+            status: Status::Created,
+            pid: None,
+            shim_pid: None,
+            exit_code: None,
+            created_at: now(),
+            started_at: None,
+            finished_at: None,
+            error: None,
+            restart_count: 0,
+        }
+    }
+
+    /// Running or between restarts: a shim is in charge.
+    pub fn is_live(&self) -> bool {
+        matches!(self.status, Status::Running | Status::Restarting)
+    }
+}
+
+/// The live shim's hold on its container; released when the shim ends, however.
+pub struct ShimLock(#[allow(dead_code)] fs::File);
 
 pub struct Containers {
     root: PathBuf,
@@ -112,33 +164,151 @@ impl Containers {
         self.root.join(id)
     }
 
-    /// Claims `name` (or a random free one) for a new id and makes its directories.
+    /// Makes a new container's directories, then claims `name` (or a random free
+    /// one) for it. In that order, a name never points at nothing.
     pub fn create(&self, name: Option<&str>) -> Result<(String, String, PathBuf), ContainerError> {
         let id = new_id();
-        let name = match name {
-            Some(n) => {
-                let n = n.trim_start_matches('/');
-                if !valid_name(n) {
-                    return Err(ContainerError::BadName(n.to_string()));
-                }
-                self.claim(n, &id)?;
-                n.to_string()
-            }
-            None => loop {
-                let n = random_name();
-                match self.claim(&n, &id) {
-                    Ok(()) => break n,
-                    Err(ContainerError::NameInUse { .. }) => continue,
-                    Err(e) => return Err(e),
-                }
-            },
-        };
         let dir = self.dir(&id);
         for sub in ["upper", "work", "rootfs", "etc"] {
             let p = dir.join(sub);
             fs::create_dir_all(&p).map_err(io_err(&p, "create directory"))?;
         }
-        Ok((id, name, dir))
+        let claimed = self.claim_name(name, &id);
+        if claimed.is_err() {
+            let _ = fs::remove_dir_all(&dir);
+        }
+        Ok((id, claimed?, dir))
+    }
+
+    fn claim_name(&self, name: Option<&str>, id: &str) -> Result<String, ContainerError> {
+        Ok(match name {
+            Some(n) => {
+                let n = n.trim_start_matches('/');
+                if !valid_name(n) {
+                    return Err(ContainerError::BadName(n.to_string()));
+                }
+                self.claim(n, id)?;
+                n.to_string()
+            }
+            None => loop {
+                let n = random_name();
+                match self.claim(&n, id) {
+                    Ok(()) => break n,
+                    Err(ContainerError::NameInUse { .. }) => continue,
+                    Err(e) => return Err(e),
+                }
+            },
+        })
+    }
+
+    /// Gives container `id` the name `new` instead of `old`.
+    pub fn rename(&self, id: &str, old: &str, new: &str) -> Result<(), ContainerError> {
+        let new = new.trim_start_matches('/');
+        if !valid_name(new) {
+            return Err(ContainerError::BadName(new.to_string()));
+        }
+        self.claim(new, id)?;
+        let mut spec = match self.spec(id) {
+            Ok(s) => s,
+            Err(e) => {
+                let _ = fs::remove_file(self.root.join("names").join(new));
+                return Err(e);
+            }
+        };
+        spec.name = new.to_string();
+        self.write_spec(&spec)?;
+        self.release_name(id, old);
+        Ok(())
+    }
+
+    fn release_name(&self, id: &str, name: &str) {
+        let link = self.root.join("names").join(name);
+        if fs::read_link(&link)
+            .map(|p| p == Path::new(id))
+            .unwrap_or(false)
+        {
+            let _ = fs::remove_file(&link);
+        }
+    }
+
+    /// The id of the container called `key`: its name, its id, or a unique prefix of
+    /// its id, as Docker accepts.
+    pub fn resolve(&self, key: &str) -> Result<String, ContainerError> {
+        let key = key.trim_start_matches('/');
+        if let Ok(target) = fs::read_link(self.root.join("names").join(key)) {
+            let id = target.to_string_lossy().into_owned();
+            if self.dir(&id).join("container.json").exists() {
+                return Ok(id);
+            }
+        }
+        if !key.is_empty() && key.bytes().all(|b| b.is_ascii_hexdigit()) {
+            let key = key.to_ascii_lowercase();
+            let mut found = self.ids()?.into_iter().filter(|id| id.starts_with(&key));
+            if let Some(id) = found.next() {
+                if found.next().is_some() {
+                    return Err(ContainerError::Ambiguous(key));
+                }
+                return Ok(id);
+            }
+        }
+        Err(ContainerError::NoSuchContainer(key.to_string()))
+    }
+
+    /// Holds the container: the shim for its whole life, a removal while it deletes
+    /// (so no shim can start meanwhile). `Busy` if someone holds it already.
+    pub fn try_lock(&self, id: &str) -> Result<ShimLock, ContainerError> {
+        let path = self.dir(id).join("shim.lock");
+        let f = fs::File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| match e.kind() {
+                io::ErrorKind::NotFound => ContainerError::NoSuchContainer(id.to_string()),
+                _ => io_err(&path, "open")(e),
+            })?;
+        rustix::fs::flock(&f, rustix::fs::FlockOperation::NonBlockingLockExclusive)
+            .map_err(|_| ContainerError::Busy(id[..12].to_string()))?;
+        Ok(ShimLock(f))
+    }
+
+    /// Whether a shim is alive for the container: it holds the lock.
+    pub fn shim_alive(&self, id: &str) -> bool {
+        let Ok(f) = fs::File::open(self.dir(id).join("shim.lock")) else {
+            return false;
+        };
+        rustix::fs::flock(&f, rustix::fs::FlockOperation::NonBlockingLockShared).is_err()
+    }
+
+    /// Waits for a shim that has recorded its container's end but not exited yet (it
+    /// is unmounting, reporting to clients), so that `box wait; box start` or `box
+    /// wait; box rm` do not find the container busy. Gives up after a few seconds.
+    pub fn settle(&self, id: &str) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while self.shim_alive(id)
+            && self.state(id).is_ok_and(|s| !s.is_live())
+            && std::time::Instant::now() < deadline
+        {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+    }
+
+    /// The recorded state, corrected: a container whose shim is gone is not running,
+    /// whatever the file says (the shim was killed, or the machine rebooted), and its
+    /// exit status is unknown.
+    pub fn current_state(&self, id: &str) -> Result<State, ContainerError> {
+        let st = self.state(id)?;
+        if !st.is_live() || self.shim_alive(id) {
+            return Ok(st);
+        }
+        // The shim may have ended normally just now: its last word counts.
+        let mut st = self.state(id)?;
+        if st.is_live() {
+            st.status = Status::Exited;
+            st.pid = None;
+            st.exit_code = None;
+        }
+        Ok(st)
     }
 
     fn claim(&self, name: &str, id: &str) -> Result<(), ContainerError> {
@@ -179,7 +349,7 @@ impl Containers {
         read_json(&self.dir(id).join("state.json"))
     }
 
-    /// Ids of every container.
+    /// Ids of every container (not those being removed).
     pub fn ids(&self) -> Result<Vec<String>, ContainerError> {
         let mut out = Vec::new();
         for e in fs::read_dir(&self.root)
@@ -211,19 +381,38 @@ impl Containers {
     /// Removes a container's directory and its name. Files a container wrote may belong
     /// to subordinate ids: call this inside the user namespace.
     pub fn remove(&self, id: &str, name: &str) -> Result<(), ContainerError> {
-        let dir = self.dir(id);
-        let link = self.root.join("names").join(name);
-        if fs::read_link(&link)
-            .map(|p| p == Path::new(id))
-            .unwrap_or(false)
-        {
-            let _ = fs::remove_file(&link);
-        }
-        match fs::remove_dir_all(&dir) {
+        let trash = self.unlink(id, name)?;
+        match fs::remove_dir_all(&trash) {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(io_err(&trash, "remove")(e)),
+        }
+    }
+
+    /// Takes a container out of every listing at once: its name is released and its
+    /// directory renamed to `.trash-<id>`, which the caller then deletes (an
+    /// interrupted deletion is finished by [`Containers::trash`]'s next caller).
+    pub fn unlink(&self, id: &str, name: &str) -> Result<PathBuf, ContainerError> {
+        self.release_name(id, name);
+        let dir = self.dir(id);
+        let trash = self.root.join(format!(".trash-{id}"));
+        match fs::rename(&dir, &trash) {
+            Ok(()) => Ok(trash),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(trash),
             Err(e) => Err(io_err(&dir, "remove")(e)),
         }
+    }
+
+    /// Directories of removals that did not finish.
+    pub fn trash(&self) -> Vec<PathBuf> {
+        fs::read_dir(&self.root)
+            .map(|d| {
+                d.flatten()
+                    .filter(|e| e.file_name().to_string_lossy().starts_with(".trash-"))
+                    .map(|e| e.path())
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 }
 

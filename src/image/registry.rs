@@ -22,11 +22,12 @@ use crate::config::Config;
 pub enum RegistryError {
     #[error("registry {host} is unreachable: {detail}")]
     Unreachable { host: String, detail: String },
-    #[error("unauthorized: {host} refused access to {repository}{hint}")]
+    /// The CLI adds the fix as a hint line: where box reads credentials from.
+    #[error("unauthorized: {host} refused access to {repository}{}", if *.logged_in { " with the stored credentials" } else { "" })]
     Unauthorized {
         host: String,
         repository: String,
-        hint: &'static str,
+        logged_in: bool,
     },
     #[error("no such image: {reference} (the registry does not know this repository)")]
     UnknownRepository { reference: String },
@@ -79,6 +80,15 @@ impl Registry {
             ..Default::default()
         });
         let logged_in = creds.is_some();
+        crate::debug!(
+            "registry {host}: {} {}",
+            if plain { "plain HTTP" } else { "HTTPS" },
+            if logged_in {
+                "with stored credentials"
+            } else {
+                "anonymously"
+            }
+        );
         let auth = match creds {
             Some(Credentials::Basic { username, password }) => {
                 RegistryAuth::Basic(username, password)
@@ -111,6 +121,7 @@ impl Registry {
     /// Fetches a manifest or index by tag or digest; returns its bytes and digest.
     pub async fn manifest(&self, r: &ImageRef) -> Result<(Bytes, String), RegistryError> {
         let reference = self.reference(r);
+        crate::debug!("registry {}: GET manifest {reference}", self.host);
         let (body, _) = match self
             .client
             .pull_manifest_raw(&reference, &self.auth, ACCEPTED)
@@ -155,6 +166,7 @@ impl Registry {
     /// Fetches a small blob (an image config) whole, and checks its digest.
     pub async fn blob(&self, r: &ImageRef, desc: &Descriptor) -> Result<Bytes, RegistryError> {
         let reference = self.reference(r);
+        crate::debug!("registry {}: GET blob {}", self.host, desc.digest);
         self.authenticate(&reference).await;
         let mut buf: Vec<u8> = Vec::with_capacity(desc.size.max(0) as usize);
         let layer = oci_desc(desc);
@@ -180,6 +192,12 @@ impl Registry {
         desc: &Descriptor,
     ) -> Result<SizedStream, RegistryError> {
         let reference = self.reference(r);
+        crate::debug!(
+            "registry {}: GET layer {} ({} bytes)",
+            self.host,
+            desc.digest,
+            desc.size
+        );
         self.authenticate(&reference).await;
         self.client
             .pull_blob_stream(&reference, &oci_desc(desc))
@@ -198,14 +216,11 @@ impl Registry {
     /// Sorts a client error into what the user can act on.
     pub fn error(&self, e: OciDistributionError, r: &ImageRef) -> RegistryError {
         let host = self.host.clone();
+        crate::debug!("registry {host}: {}", error_chain(&e));
         let unauthorized = || RegistryError::Unauthorized {
             host: host.clone(),
             repository: r.repository.clone(),
-            hint: if self.logged_in {
-                " with the stored credentials"
-            } else {
-                " (log in first: box reads ~/.docker/config.json and $XDG_RUNTIME_DIR/containers/auth.json)"
-            },
+            logged_in: self.logged_in,
         };
         match e {
             OciDistributionError::RequestError(re) if re.is_connect() || re.is_timeout() => {

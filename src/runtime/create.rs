@@ -9,7 +9,7 @@ use nix::sched::CloneFlags;
 
 use super::idmap::IdMapping;
 use super::init;
-use super::spec::{ContainerSpec, Network};
+use super::spec::ContainerSpec;
 use super::userns;
 use crate::sys;
 
@@ -24,6 +24,8 @@ pub struct Created {
     /// The container's mount namespace, held open so that tearing down its mounts
     /// happens after the shim has reported the exit status, not before.
     pub mounts: Option<OwnedFd>,
+    /// The user-mode network helper, ended with the container.
+    pub net: Option<crate::network::helper::Helper>,
 }
 
 fn pipe() -> Result<(OwnedFd, OwnedFd), (i32, String)> {
@@ -35,7 +37,12 @@ fn pipe() -> Result<(OwnedFd, OwnedFd), (i32, String)> {
     })
 }
 
-pub fn start(spec: &ContainerSpec) -> Result<Created, (i32, String)> {
+/// `runtime_dir` is the container's live directory, where a network helper may keep
+/// its files.
+pub fn start(
+    spec: &ContainerSpec,
+    runtime_dir: &std::path::Path,
+) -> Result<Created, (i32, String)> {
     let fail =
         |what: &str, e: &dyn std::fmt::Display| (init::EXIT_START_FAILED, format!("{what}: {e}"));
     // (shim's end, container's end) of each stream.
@@ -92,7 +99,7 @@ pub fn start(spec: &ContainerSpec) -> Result<Created, (i32, String)> {
     if spec.idmap != IdMapping::Host {
         flags |= CloneFlags::CLONE_NEWUSER;
     }
-    if spec.network == Network::None {
+    if spec.network.private() {
         flags |= CloneFlags::CLONE_NEWNET;
     }
     // Raw numbers of the shim's ends, which the child must close so that it never
@@ -165,6 +172,24 @@ pub fn start(spec: &ContainerSpec) -> Result<Created, (i32, String)> {
     } else {
         None
     };
+    // The network is up before the command starts.
+    let net = crate::network::helper::start(&crate::network::helper::Request {
+        network: spec.network,
+        pid: pid.as_raw(),
+        userns: spec.idmap != IdMapping::Host,
+        ports: &spec.ports,
+        host_loopback: spec.host_loopback,
+        runtime_dir,
+    });
+    let net = match net {
+        Ok(n) => n,
+        Err(e) => {
+            if let Some(f) = fuse {
+                let _ = nix::sys::signal::kill(f, nix::sys::signal::Signal::SIGKILL);
+            }
+            return Err(abort(e.to_string()));
+        }
+    };
     if nix::unistd::write(&go_w, b"1").is_err() {
         return Err(abort(
             "the container's init died before it was mapped".into(),
@@ -208,11 +233,12 @@ pub fn start(spec: &ContainerSpec) -> Result<Created, (i32, String)> {
         mounts: std::fs::File::open(format!("/proc/{pid}/ns/mnt"))
             .ok()
             .map(OwnedFd::from),
+        net,
     })
 }
 
 /// Receives one file descriptor sent with SCM_RIGHTS.
-fn receive_fd(sock: &OwnedFd) -> Option<OwnedFd> {
+pub(crate) fn receive_fd(sock: &OwnedFd) -> Option<OwnedFd> {
     use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
     let mut buf = [0u8; 1];
     let mut iov = [std::io::IoSliceMut::new(&mut buf)];
@@ -274,7 +300,9 @@ fn mount_fuse_overlayfs(
                 nix::sched::setns(u, CloneFlags::CLONE_NEWUSER).is_ok()
                     && nix::unistd::setresgid(0.into(), 0.into(), 0.into()).is_ok()
                     && nix::unistd::setresuid(0.into(), 0.into(), 0.into()).is_ok()
-            }) && nix::sched::setns(&mntns, CloneFlags::CLONE_NEWNS).is_ok();
+            }) && nix::sched::setns(&mntns, CloneFlags::CLONE_NEWNS).is_ok()
+                // It must not outlive the shim either (set after the ids changed).
+                && nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL).is_ok();
             if !joined {
                 sys::exit_child(125);
             }

@@ -19,7 +19,7 @@ use rustix::fs::{self as rfs, Mode, OFlags, ResolveFlags};
 use thiserror::Error;
 
 use super::plan::{self, Flags, MountOp};
-use super::spec::{ContainerSpec, Network, Seccomp};
+use super::spec::{ContainerSpec, Seccomp};
 use super::{caps, seccomp, user};
 use crate::sys;
 
@@ -56,7 +56,7 @@ impl InitError {
     }
 }
 
-fn step<T, E: Into<std::io::Error>>(
+pub(crate) fn step<T, E: Into<std::io::Error>>(
     what: impl FnOnce() -> String,
     r: Result<T, E>,
 ) -> Result<T, InitError> {
@@ -68,12 +68,14 @@ fn step<T, E: Into<std::io::Error>>(
 
 /// The whole init. Never returns: it execs the command, or reports on `report` and exits.
 pub fn run(spec: &ContainerSpec, go: OwnedFd, report: OwnedFd, console: Option<OwnedFd>) -> ! {
-    // The shim blocks signals it handles; the container starts with none blocked.
+    // The shim blocks signals it handles; the container starts with none blocked or
+    // ignored.
     let _ = nix::sys::signal::sigprocmask(
         nix::sys::signal::SigmaskHow::SIG_SETMASK,
         Some(&nix::sys::signal::SigSet::empty()),
         None,
     );
+    sys::default_signal_actions();
     let mut go = std::fs::File::from(go);
     let mut byte = [0u8; 1];
     if !matches!(go.read(&mut byte), Ok(1)) {
@@ -140,22 +142,22 @@ fn setup(
         || "set hostname".into(),
         nix::unistd::sethostname(&spec.hostname),
     )?;
-    if spec.network == Network::None {
+    if spec.network.private() {
         step(|| "bring up loopback".into(), sys::loopback_up())?;
     }
     let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
     let group = std::fs::read_to_string("/etc/group").unwrap_or_default();
     let who = user::resolve(&spec.process.user, &passwd, &group)?;
     enter_workdir(&spec.process.cwd, who.uid, who.gid)?;
-    let argv = argv(spec)?;
-    let env = environment(spec, &who);
+    let argv = argv(&spec.process.args)?;
+    let env = environment(&spec.process.env, &who);
     drop_privileges(spec, &who)?;
     Ok((argv, env))
 }
 
 /// HOME comes from the user's passwd entry unless the image or `-e` set it.
-fn environment(spec: &ContainerSpec, who: &user::ResolvedUser) -> Vec<CString> {
-    let mut env = spec.process.env.clone();
+pub(crate) fn environment(env: &[String], who: &user::ResolvedUser) -> Vec<CString> {
+    let mut env = env.to_vec();
     if !env.iter().any(|e| e.starts_with("HOME=")) {
         env.push(format!("HOME={}", who.home));
     }
@@ -165,8 +167,9 @@ fn environment(spec: &ContainerSpec, who: &user::ResolvedUser) -> Vec<CString> {
 }
 
 /// Opens a terminal in the container's own /dev/pts, makes it this process's
-/// controlling terminal and stdio, and sends the master side to the shim.
-fn open_terminal(sock: &OwnedFd) -> Result<(), InitError> {
+/// controlling terminal and stdio, and sends the master side to the shim (or, for
+/// `box exec -t`, to the `box exec` process).
+pub(crate) fn open_terminal(sock: &OwnedFd) -> Result<(), InitError> {
     use nix::fcntl::OFlag;
     use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
     let master = step(
@@ -207,7 +210,7 @@ fn open_terminal(sock: &OwnedFd) -> Result<(), InitError> {
     Ok(())
 }
 
-fn become_root(spec: &ContainerSpec) -> Result<(), InitError> {
+pub(crate) fn become_root(spec: &ContainerSpec) -> Result<(), InitError> {
     if spec.idmap != super::idmap::IdMapping::Host {
         let (g, u) = (nix::unistd::Gid::from_raw(0), nix::unistd::Uid::from_raw(0));
         step(
@@ -224,7 +227,8 @@ fn become_root(spec: &ContainerSpec) -> Result<(), InitError> {
 
 /// Overlay of the image's layers under the container's own upper directory. The lower
 /// directories are short relative links (`l/...`): overlay's option string is one page.
-fn mount_rootfs(spec: &ContainerSpec, rootfs: &Path) -> Result<(), InitError> {
+/// Also `box cp`'s way into a stopped container, so both see the same filesystem.
+pub(crate) fn mount_rootfs(spec: &ContainerSpec, rootfs: &Path) -> Result<(), InitError> {
     match spec.driver.as_str() {
         "overlay" => {
             step(
@@ -505,7 +509,11 @@ fn enter_workdir(cwd: &str, uid: u32, gid: u32) -> Result<(), InitError> {
 }
 
 /// Bounding set, no_new_privs, seccomp, then the user's ids and the remaining caps.
-fn drop_privileges(spec: &ContainerSpec, who: &user::ResolvedUser) -> Result<(), InitError> {
+/// `box exec` applies the same to the processes it adds, so they are no stronger.
+pub(crate) fn drop_privileges(
+    spec: &ContainerSpec,
+    who: &user::ResolvedUser,
+) -> Result<(), InitError> {
     let sec = &spec.security;
     let keep = if sec.privileged {
         caps::all_names()
@@ -574,10 +582,8 @@ fn drop_privileges(spec: &ContainerSpec, who: &user::ResolvedUser) -> Result<(),
     Ok(())
 }
 
-fn argv(spec: &ContainerSpec) -> Result<Vec<CString>, InitError> {
-    spec.process
-        .args
-        .iter()
+pub(crate) fn argv(args: &[String]) -> Result<Vec<CString>, InitError> {
+    args.iter()
         .map(|a| {
             CString::new(a.as_bytes()).map_err(|_| InitError::Exec {
                 cmd: a.clone(),
@@ -596,22 +602,13 @@ fn exec(
     env: Vec<CString>,
 ) -> Result<std::convert::Infallible, InitError> {
     let prog = &spec.process.args[0];
-    let path = spec
-        .process
-        .env
-        .iter()
-        .find_map(|e| e.strip_prefix("PATH="))
-        .unwrap_or(super::spec::DEFAULT_PATH);
-    let file = find_executable(prog, path).ok_or_else(|| InitError::Exec {
-        cmd: prog.clone(),
-        reason: if prog.contains('/') {
-            "no such file or directory".into()
-        } else {
-            "executable file not found in $PATH".into()
-        },
-        code: EXIT_NOT_FOUND,
-    })?;
-    let file_c = CString::new(file.as_os_str().as_bytes()).expect("paths have no NUL");
+    let file_c = find_program(prog, &spec.process.env)?;
+    // The container dies with its shim, so a shim killed with SIGKILL leaves nothing
+    // running that no one supervises. Set last: changing ids clears it.
+    step(
+        || "set the parent-death signal".into(),
+        nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL),
+    )?;
     if spec.init {
         return sys::init_and_exec(&file_c, &argv, &env).map_err(|e| exec_error(prog, e));
     }
@@ -619,7 +616,27 @@ fn exec(
     Err(exec_error(prog, e.into()))
 }
 
-fn exec_error(prog: &str, e: std::io::Error) -> InitError {
+/// The program to exec, looked up on the PATH of `env` (the process's own, as the
+/// container sees it), with Docker's "not found" error (127).
+pub(crate) fn find_program(prog: &str, env: &[String]) -> Result<CString, InitError> {
+    let path = env
+        .iter()
+        .find_map(|e| e.strip_prefix("PATH="))
+        .unwrap_or(super::spec::DEFAULT_PATH);
+    let file = find_executable(prog, path).ok_or_else(|| InitError::Exec {
+        cmd: prog.to_string(),
+        reason: if prog.contains('/') {
+            "no such file or directory".into()
+        } else {
+            "executable file not found in $PATH".into()
+        },
+        code: EXIT_NOT_FOUND,
+    })?;
+    Ok(CString::new(file.as_os_str().as_bytes()).expect("paths have no NUL"))
+}
+
+/// Docker's statuses for a failed execve: 127 when the file is missing, else 126.
+pub(crate) fn exec_error(prog: &str, e: std::io::Error) -> InitError {
     let code = match e.raw_os_error() {
         Some(libc::ENOENT) => EXIT_NOT_FOUND,
         _ => EXIT_CANNOT_EXECUTE,

@@ -3,11 +3,15 @@
 //! mapping that containers will see.
 
 pub mod caps;
+pub mod cp;
 pub mod create;
+pub mod exec;
 pub mod idmap;
 pub mod init;
 pub mod plan;
+pub mod procs;
 pub mod seccomp;
+pub mod signal;
 pub mod spec;
 pub mod storage;
 pub mod user;

@@ -147,7 +147,7 @@ pub fn plan(spec: &ContainerSpec, gid5_mapped: bool) -> Vec<MountOp> {
     // sysfs can only be mounted by the owner of the network namespace.
     let sys_ro = !spec.security.privileged;
     match spec.network {
-        Network::None => ops.push(MountOp::Fs {
+        Network::None | Network::Pasta | Network::Slirp4netns => ops.push(MountOp::Fs {
             fstype: "sysfs",
             target: "/sys".into(),
             flags: Flags {
@@ -246,6 +246,18 @@ mod tests {
             remove: false,
             stdin: false,
             tty: false,
+            image_name: "busybox".into(),
+            entrypoint: vec![],
+            cmd: vec!["true".into()],
+            labels: Default::default(),
+            stop_signal: None,
+            stop_timeout: None,
+            restart: RestartPolicy::No,
+            log: LogOptions::default(),
+            ports: vec![],
+            host_loopback: false,
+            extra_hosts: vec![],
+            dns: Default::default(),
         }
     }
 

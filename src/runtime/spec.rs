@@ -20,6 +20,10 @@ pub enum SpecError {
     NoCommand,
     #[error("invalid environment variable {0:?}")]
     BadEnv(String),
+    #[error("invalid restart policy {0:?}: choose no, on-failure[:MAX-RETRIES], always or unless-stopped")]
+    BadRestart(String),
+    #[error("invalid log option {0:?}: box's json-file log takes max-size=SIZE and max-file=N")]
+    BadLogOpt(String),
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -51,6 +55,178 @@ pub struct ContainerSpec {
     pub remove: bool,
     pub stdin: bool,
     pub tty: bool,
+    /// The image reference as the user typed it, which `box ps` shows.
+    #[serde(default)]
+    pub image_name: String,
+    /// The entrypoint and command as decided at creation, for `box inspect`.
+    #[serde(default)]
+    pub entrypoint: Vec<String>,
+    #[serde(default)]
+    pub cmd: Vec<String>,
+    /// The image's labels, overridden by `--label`.
+    #[serde(default)]
+    pub labels: std::collections::BTreeMap<String, String>,
+    /// `--stop-signal`, else the image's StopSignal; SIGTERM if neither.
+    #[serde(default)]
+    pub stop_signal: Option<String>,
+    /// `--stop-timeout` in seconds (10 if unset).
+    #[serde(default)]
+    pub stop_timeout: Option<u64>,
+    #[serde(default)]
+    pub restart: RestartPolicy,
+    #[serde(default)]
+    pub log: LogOptions,
+    /// Published ports, host ports decided (`-p`, `-P`).
+    #[serde(default)]
+    pub ports: Vec<crate::network::PortMapping>,
+    /// Whether the container may reach the host's loopback (asked for with
+    /// `--add-host NAME:host-gateway`).
+    #[serde(default)]
+    pub host_loopback: bool,
+    /// `--add-host`, `--dns`, `--dns-search`, `--dns-option`, as given (the files in
+    /// `etc/` are written from them).
+    #[serde(default)]
+    pub extra_hosts: Vec<crate::network::ExtraHost>,
+    #[serde(default)]
+    pub dns: crate::network::Dns,
+}
+
+impl ContainerSpec {
+    /// The signal that stops this container: `--stop-signal`, else the image's
+    /// StopSignal, else SIGTERM.
+    pub fn effective_stop_signal(&self) -> nix::sys::signal::Signal {
+        self.stop_signal
+            .as_deref()
+            .and_then(|s| super::signal::parse(s).ok())
+            .unwrap_or(nix::sys::signal::Signal::SIGTERM)
+    }
+}
+
+/// When the shim starts a container again after it ended (there is no daemon to do
+/// it). Docker's policies; `unless-stopped` is `always` here, since nothing restarts
+/// containers when the machine boots either way.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(tag = "name", rename_all = "kebab-case")]
+pub enum RestartPolicy {
+    #[default]
+    No,
+    /// `max_retries` 0 is unlimited.
+    OnFailure {
+        max_retries: u32,
+    },
+    Always,
+    UnlessStopped,
+}
+
+impl RestartPolicy {
+    pub fn parse(s: &str) -> Result<RestartPolicy, SpecError> {
+        let bad = || SpecError::BadRestart(s.to_string());
+        Ok(match s.split_once(':') {
+            None if s == "no" || s.is_empty() => RestartPolicy::No,
+            None if s == "always" => RestartPolicy::Always,
+            None if s == "unless-stopped" => RestartPolicy::UnlessStopped,
+            None if s == "on-failure" => RestartPolicy::OnFailure { max_retries: 0 },
+            Some(("on-failure", n)) => RestartPolicy::OnFailure {
+                max_retries: n.parse().map_err(|_| bad())?,
+            },
+            _ => return Err(bad()),
+        })
+    }
+
+    /// Docker's name for it, as `box inspect` shows under HostConfig.RestartPolicy.
+    pub fn name(&self) -> &'static str {
+        match self {
+            RestartPolicy::No => "no",
+            RestartPolicy::OnFailure { .. } => "on-failure",
+            RestartPolicy::Always => "always",
+            RestartPolicy::UnlessStopped => "unless-stopped",
+        }
+    }
+
+    pub fn max_retries(&self) -> u32 {
+        match self {
+            RestartPolicy::OnFailure { max_retries } => *max_retries,
+            _ => 0,
+        }
+    }
+
+    /// Whether to start the container again after a run that ended with `code`,
+    /// having restarted it `restarts` times already. A stop by the user always wins.
+    pub fn should_restart(&self, code: i32, stopped: bool, restarts: u32) -> bool {
+        if stopped {
+            return false;
+        }
+        match self {
+            RestartPolicy::No => false,
+            RestartPolicy::OnFailure { max_retries } => {
+                code != 0 && (*max_retries == 0 || restarts < *max_retries)
+            }
+            RestartPolicy::Always | RestartPolicy::UnlessStopped => true,
+        }
+    }
+}
+
+/// The restart back-off, as Docker's: 100 ms doubling up to a minute, and back to
+/// 100 ms after a run of ten seconds or more.
+pub fn restart_delay(
+    previous: std::time::Duration,
+    ran_for: std::time::Duration,
+) -> std::time::Duration {
+    use std::time::Duration;
+    if ran_for >= Duration::from_secs(10) || previous.is_zero() {
+        return Duration::from_millis(100);
+    }
+    (previous * 2).min(Duration::from_secs(60))
+}
+
+/// The size cap of a container's log (`--log-opt max-size=10m --log-opt max-file=3`).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub struct LogOptions {
+    /// Bytes per file; 0 for no cap.
+    pub max_size: u64,
+    /// Files kept in all, the current one included.
+    pub max_file: u32,
+}
+
+impl Default for LogOptions {
+    fn default() -> Self {
+        LogOptions {
+            max_size: 10 << 20,
+            max_file: 3,
+        }
+    }
+}
+
+impl LogOptions {
+    /// Applies one `--log-opt KEY=VALUE`.
+    pub fn set(&mut self, opt: &str) -> Result<(), SpecError> {
+        let bad = || SpecError::BadLogOpt(opt.to_string());
+        match opt.split_once('=') {
+            Some(("max-size", v)) => self.max_size = parse_size(v).ok_or_else(bad)?,
+            Some(("max-file", v)) => {
+                self.max_file = v.parse().ok().filter(|n| *n >= 1).ok_or_else(bad)?
+            }
+            _ => return Err(bad()),
+        }
+        Ok(())
+    }
+}
+
+/// Docker's sizes: `1024`, `10k`, `10m`, `1g` (powers of 1024), `-1` for no cap.
+pub fn parse_size(v: &str) -> Option<u64> {
+    if v == "-1" {
+        return Some(0);
+    }
+    let v = v.to_ascii_lowercase();
+    let v = v.trim_end_matches('b');
+    let (num, mult) = match v.chars().last()? {
+        'k' => (&v[..v.len() - 1], 1u64 << 10),
+        'm' => (&v[..v.len() - 1], 1 << 20),
+        'g' => (&v[..v.len() - 1], 1 << 30),
+        _ => (v, 1),
+    };
+    let n: f64 = num.parse().ok()?;
+    (n >= 0.0).then_some((n * mult as f64) as u64)
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -83,6 +259,26 @@ pub enum Network {
     None,
     /// The host's network namespace.
     Host,
+    /// A network namespace of its own, connected by `pasta`.
+    Pasta,
+    /// A network namespace of its own, connected by `slirp4netns`.
+    Slirp4netns,
+}
+
+impl Network {
+    /// Whether the container has a network namespace of its own.
+    pub fn private(self) -> bool {
+        self != Network::Host
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Network::None => "none",
+            Network::Host => "host",
+            Network::Pasta => "pasta",
+            Network::Slirp4netns => "slirp4netns",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -119,6 +315,11 @@ pub struct ImageRunConfig {
     pub working_dir: Option<String>,
     #[serde(default)]
     pub stop_signal: Option<String>,
+    #[serde(default)]
+    pub labels: Option<std::collections::BTreeMap<String, String>>,
+    /// Keys such as "80/tcp", for `-P`.
+    #[serde(default)]
+    pub exposed_ports: Option<std::collections::BTreeMap<String, serde_json::Value>>,
 }
 
 impl ImageRunConfig {
@@ -143,14 +344,9 @@ pub struct ProcessFlags {
     pub tty: bool,
 }
 
-/// Docker's rules for argv, environment, working directory and user.
-pub fn resolve_process(
-    image: &ImageRunConfig,
-    flags: &ProcessFlags,
-    hostname: &str,
-    host_env: &dyn Fn(&str) -> Option<String>,
-) -> Result<Process, SpecError> {
-    let (entrypoint, cmd) = match &flags.entrypoint {
+/// The entrypoint and command a container runs, by Docker's rules.
+pub fn command_parts(image: &ImageRunConfig, flags: &ProcessFlags) -> (Vec<String>, Vec<String>) {
+    match &flags.entrypoint {
         // A new entrypoint drops the image's Cmd too.
         Some(e) if e.is_empty() => (vec![], flags.command.clone()),
         Some(e) => (vec![e.clone()], flags.command.clone()),
@@ -162,39 +358,32 @@ pub fn resolve_process(
             };
             (image.entrypoint.clone().unwrap_or_default(), cmd)
         }
-    };
+    }
+}
+
+/// Docker's rules for argv, environment, working directory and user.
+pub fn resolve_process(
+    image: &ImageRunConfig,
+    flags: &ProcessFlags,
+    hostname: &str,
+    host_env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Process, SpecError> {
+    let (entrypoint, cmd) = command_parts(image, flags);
     let args: Vec<String> = entrypoint.into_iter().chain(cmd).collect();
     if args.is_empty() {
         return Err(SpecError::NoCommand);
     }
 
     let mut env: Vec<String> = Vec::new();
-    let mut set = |kv: String| {
-        let key = kv.split('=').next().unwrap_or("").to_string();
-        env.retain(|e| e.split('=').next() != Some(key.as_str()));
-        env.push(kv);
-    };
-    set(format!("PATH={DEFAULT_PATH}"));
-    set(format!("HOSTNAME={hostname}"));
+    set_env(&mut env, format!("PATH={DEFAULT_PATH}"));
+    set_env(&mut env, format!("HOSTNAME={hostname}"));
     if flags.tty {
-        set("TERM=xterm".into());
+        set_env(&mut env, "TERM=xterm".into());
     }
     for e in image.env.iter().flatten() {
-        set(e.clone());
+        set_env(&mut env, e.clone());
     }
-    for e in &flags.env {
-        if e.is_empty() || e.starts_with('=') {
-            return Err(SpecError::BadEnv(e.clone()));
-        }
-        match e.split_once('=') {
-            Some(_) => set(e.clone()),
-            None => {
-                if let Some(v) = host_env(e) {
-                    set(format!("{e}={v}"));
-                }
-            }
-        }
-    }
+    apply_env_flags(&mut env, &flags.env, host_env)?;
     let cwd = flags
         .workdir
         .clone()
@@ -212,6 +401,37 @@ pub fn resolve_process(
         cwd,
         user,
     })
+}
+
+/// Sets `KEY=VALUE` in `env`, in place of any earlier value of KEY.
+pub fn set_env(env: &mut Vec<String>, kv: String) {
+    let key = kv.split('=').next().unwrap_or("").to_string();
+    env.retain(|e| e.split('=').next() != Some(key.as_str()));
+    env.push(kv);
+}
+
+/// Applies `-e` and `--env-file` lines over `env` by Docker's rules (`box run` and
+/// `box exec` alike): `KEY=VALUE` sets, `KEY` alone takes `host_env`'s value or
+/// nothing.
+pub fn apply_env_flags(
+    env: &mut Vec<String>,
+    flags: &[String],
+    host_env: &dyn Fn(&str) -> Option<String>,
+) -> Result<(), SpecError> {
+    for e in flags {
+        if e.is_empty() || e.starts_with('=') {
+            return Err(SpecError::BadEnv(e.clone()));
+        }
+        match e.split_once('=') {
+            Some(_) => set_env(env, e.clone()),
+            None => {
+                if let Some(v) = host_env(e) {
+                    set_env(env, format!("{e}={v}"));
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Lines of an `--env-file`: `KEY=value` or `KEY`; blank lines and `#` comments skipped.
@@ -253,6 +473,8 @@ mod tests {
             cmd: Some(vec!["default".into()]),
             working_dir: Some("/srv".into()),
             stop_signal: None,
+            labels: None,
+            exposed_ports: None,
         }
     }
 
@@ -349,5 +571,54 @@ mod tests {
         let p = resolve_process(&image(), &ProcessFlags::default(), "h", &host).unwrap();
         assert_eq!((p.cwd.as_str(), p.user.as_str()), ("/srv", "app"));
         assert_eq!(parse_env_file("# c\nA=1\n\n  B\n"), ["A=1", "B"]);
+    }
+}
+
+#[cfg(test)]
+mod lifecycle_tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn restart_policies() {
+        let p = RestartPolicy::parse;
+        assert_eq!(p("no").unwrap(), RestartPolicy::No);
+        assert_eq!(p("always").unwrap(), RestartPolicy::Always);
+        assert_eq!(
+            p("on-failure:3").unwrap(),
+            RestartPolicy::OnFailure { max_retries: 3 }
+        );
+        assert!(p("sometimes").is_err() && p("on-failure:x").is_err());
+        let f = RestartPolicy::OnFailure { max_retries: 2 };
+        assert!(f.should_restart(1, false, 0) && f.should_restart(1, false, 1));
+        assert!(!f.should_restart(1, false, 2), "two retries, then no more");
+        assert!(!f.should_restart(0, false, 0), "success is not a failure");
+        assert!(RestartPolicy::Always.should_restart(0, false, 99));
+        assert!(
+            !RestartPolicy::Always.should_restart(0, true, 0),
+            "a stop wins"
+        );
+        assert!(!RestartPolicy::No.should_restart(1, false, 0));
+    }
+
+    #[test]
+    fn back_off_doubles_and_resets() {
+        let ms = Duration::from_millis;
+        assert_eq!(restart_delay(Duration::ZERO, ms(5)), ms(100));
+        assert_eq!(restart_delay(ms(100), ms(5)), ms(200));
+        assert_eq!(restart_delay(ms(40_000), ms(5)), ms(60_000));
+        assert_eq!(restart_delay(ms(6400), Duration::from_secs(11)), ms(100));
+    }
+
+    #[test]
+    fn log_options() {
+        let mut o = LogOptions::default();
+        o.set("max-size=1k").unwrap();
+        o.set("max-file=5").unwrap();
+        assert_eq!((o.max_size, o.max_file), (1024, 5));
+        o.set("max-size=2m").unwrap();
+        assert_eq!(o.max_size, 2 << 20);
+        assert!(o.set("max-file=0").is_err() && o.set("mode=fast").is_err());
+        assert_eq!(parse_size("-1"), Some(0));
     }
 }

@@ -33,12 +33,71 @@ pub fn fork() -> io::Result<Forked> {
     }
 }
 
+/// Runs `child` in a forked copy of this process and returns the child's pid to the
+/// parent. The child never comes back into the caller's code: it ends with `child`'s
+/// value as its exit status, or 101 if `child` panics (an unwinding panic would
+/// otherwise run the parent's code a second time, in the child).
+///
+/// Single-threaded callers only, as for [`fork`] (which this checks).
+pub fn fork_run(child: impl FnOnce() -> i32) -> io::Result<nix::unistd::Pid> {
+    match fork()? {
+        Forked::Parent { child } => Ok(child),
+        Forked::Child => {
+            let code = std::panic::catch_unwind(std::panic::AssertUnwindSafe(child));
+            exit_child(code.unwrap_or(101))
+        }
+    }
+}
+
 /// Ends a forked child at once, without running destructors or atexit handlers that
 /// belong to the parent's copy of the process state.
 pub fn exit_child(code: i32) -> ! {
     // SAFETY: `_exit` has no preconditions; it is `unsafe` in libc only because it is an
     // FFI call.
     unsafe { libc::_exit(code) }
+}
+
+/// Puts every signal back to its default action, for a process about to exec a
+/// container's command: an ignored signal stays ignored across execve, and Rust's
+/// runtime ignores SIGPIPE in box itself, which `yes | head` in a container must not
+/// inherit (nor whatever else box's own caller ignored).
+pub fn default_signal_actions() {
+    // The kernel's `struct sigaction`, all zeros: SIG_DFL, no flags, an empty mask,
+    // whatever the architecture's field order (and whether it has `sa_restorer`).
+    let dfl = [0u64; 4];
+    for sig in 1..=libc::SIGRTMAX() {
+        if sig == libc::SIGKILL || sig == libc::SIGSTOP {
+            continue;
+        }
+        // SAFETY: `rt_sigaction` reads `dfl`, which is larger than the kernel's struct
+        // and outlives the call, and writes nothing (no old action asked for). The
+        // new action is SIG_DFL, so no code of ours can run in signal context. The raw
+        // syscall, not libc's `sigaction`, which refuses the signals the C library
+        // reserves for itself (those may be ignored too, by whoever started box).
+        unsafe {
+            libc::syscall(
+                libc::SYS_rt_sigaction,
+                sig,
+                dfl.as_ptr(),
+                std::ptr::null_mut::<libc::c_void>(),
+                8usize,
+            );
+        }
+    }
+}
+
+/// Makes a program started with `cmd` die with the thread that starts it (a helper
+/// such as `pasta` must not outlive a shim killed with SIGKILL).
+pub fn die_with_parent(cmd: &mut std::process::Command) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: the closure runs in the forked child before exec and only calls
+    // prctl(2), which is async-signal-safe and touches no memory of the parent's.
+    unsafe {
+        cmd.pre_exec(|| {
+            nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL)
+                .map_err(io::Error::from)
+        });
+    }
 }
 
 /// The number of threads of this process, as the kernel counts them.
@@ -188,4 +247,202 @@ pub fn adopt_received_fd(fd: std::os::fd::RawFd) -> std::os::fd::OwnedFd {
     // SAFETY: the kernel installed this descriptor in our table for this message; no
     // other owner exists, so wrapping it once makes it closed exactly once.
     unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) }
+}
+
+/// Gives back the memory an idle process does not need, without losing anything: the
+/// shim calls it once its container has started, before it settles into its loop.
+///
+/// - `malloc_trim(0)` returns the free parts of the heap to the kernel.
+/// - Every mapping of a file that is not writable (`r--p`, `r-xp`: the text and
+///   read-only data of box and of the libraries) and holds no page of its own (no
+///   `Anonymous` and no `Swap` page) is dropped with `madvise(MADV_DONTNEED)`. Start-up
+///   touched megabytes of box's text that the idle loop never runs again; they count in
+///   the process's Rss and Pss until they are dropped.
+///
+/// Why it is lossless: every resident page of such a mapping is the file's own page in
+/// the page cache, mapped as it is: no write was possible, and a private mapping's
+/// copy-on-write copy is an anonymous page (`Anonymous` while resident, `Swap` once
+/// swapped out), which rules the mapping out. `MADV_DONTNEED` only unmaps those pages
+/// from this process; the page cache keeps them, and the next access maps them back from
+/// it (a minor fault) with the same contents. For clean pages it is what the kernel
+/// itself may do at any time under memory pressure. `Private_Dirty` is no reason to keep
+/// a mapping: it also counts page-cache pages that are dirty because the *file* was
+/// written (a binary copied into place moments ago, not yet written back; every page of
+/// a file on tmpfs), and those stay in the page cache just the same. Mappings with a
+/// page of their own (such as the relocated `.data.rel.ro` of a position-independent
+/// binary, `r--p` after relocation but anonymous underneath) are left alone: dropping
+/// those pages would lose the relocations. The process is single-threaded when it
+/// calls this (checked: it refuses otherwise), so no mapping changes between reading
+/// `/proc/self/smaps` and the `madvise`.
+///
+/// A mapping the kernel refuses to advise (a locked or device one) is left as it was.
+/// Returns the bytes dropped from the mappings' resident sets, as `/proc/self/smaps`
+/// counted them.
+pub fn trim_resident() -> io::Result<u64> {
+    if thread_count()? != 1 {
+        return Err(io::Error::other(
+            "refusing to trim a multi-threaded process",
+        ));
+    }
+    let ranges = file_page_ranges(&std::fs::read_to_string("/proc/self/smaps")?);
+    let mut dropped = 0;
+    for (start, end, rss) in ranges {
+        // SAFETY: `[start, end)` is a whole mapping of this process (page-aligned, as
+        // the kernel lists it) that maps a file read-only and holds only the file's own
+        // page-cache pages (checked above; this process has one thread, this one, which
+        // has not mapped, unmapped or mprotected anything since, so still true). Unmapping
+        // them changes no memory contents that any Rust reference could observe: the
+        // next read faults in the same bytes from the page cache. Nothing can have
+        // written there (no `w` permission), so no data is lost.
+        let rc =
+            unsafe { libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_DONTNEED) };
+        if rc == 0 {
+            dropped += rss;
+        }
+    }
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: `malloc_trim` only releases free memory at the top of glibc's heaps (and,
+    // since glibc 2.8, whole free pages inside them); it takes the allocator's own locks
+    // and touches no live allocation.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+    Ok(dropped)
+}
+
+/// The mappings in `smaps` (the text of /proc/PID/smaps) that map a file without write
+/// permission, have no anonymous page (resident or swapped out) and some resident page:
+/// `(start, end, resident bytes)`.
+fn file_page_ranges(smaps: &str) -> Vec<(usize, usize, u64)> {
+    struct Mapping {
+        start: usize,
+        end: usize,
+        candidate: bool,
+        rss: u64,
+        own: u64,
+    }
+    let mut out = Vec::new();
+    let mut cur: Option<Mapping> = None;
+    let flush = |m: Option<Mapping>, out: &mut Vec<(usize, usize, u64)>| {
+        if let Some(m) = m {
+            if m.candidate && m.rss > 0 && m.own == 0 {
+                out.push((m.start, m.end, m.rss));
+            }
+        }
+    };
+    for line in smaps.lines() {
+        let mut fields = line.split_ascii_whitespace();
+        let Some(first) = fields.next() else {
+            continue;
+        };
+        if let Some(kb_field) = first.strip_suffix(':') {
+            let Some(m) = cur.as_mut() else { continue };
+            let kb = || {
+                line[first.len()..]
+                    .split_ascii_whitespace()
+                    .next()
+                    .and_then(|v| v.parse::<u64>().ok())
+            };
+            match kb_field {
+                "Rss" => m.rss = kb().unwrap_or(0) * 1024,
+                // An unreadable count means "not known to be the file's".
+                "Anonymous" | "Swap" => m.own += kb().unwrap_or(1),
+                _ => {}
+            }
+            continue;
+        }
+        // A mapping's header: START-END PERMS OFFSET DEV INODE [PATH]
+        let Some((start, end)) = first.split_once('-') else {
+            continue;
+        };
+        let (Ok(start), Ok(end)) = (
+            usize::from_str_radix(start, 16),
+            usize::from_str_radix(end, 16),
+        ) else {
+            continue;
+        };
+        flush(cur.take(), &mut out);
+        let perms = fields.next().unwrap_or("");
+        let inode = fields.nth(2).unwrap_or("0");
+        cur = Some(Mapping {
+            start,
+            end,
+            // A file (inode 0 is anonymous memory, the stack, the heap, [vdso], ...)
+            // mapped readable but not writable.
+            candidate: inode != "0" && perms.len() == 4 && !perms.contains('w'),
+            rss: 0,
+            own: 0,
+        });
+    }
+    flush(cur.take(), &mut out);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::file_page_ranges;
+
+    #[test]
+    fn only_read_only_file_mappings_without_pages_of_their_own() {
+        let smaps = "\
+00400000-00600000 r-xp 00000000 fd:01 1234                       /usr/local/bin/box
+Rss:                 600 kB
+Private_Dirty:         0 kB
+Anonymous:             0 kB
+VmFlags: rd ex mr mw me dw
+00600000-00640000 r--p 00200000 fd:01 1234                       /usr/local/bin/box
+Rss:                 256 kB
+Private_Dirty:       180 kB
+Anonymous:           180 kB
+00640000-00650000 rw-p 00240000 fd:01 1234                       /usr/local/bin/box
+Rss:                  64 kB
+Private_Dirty:         0 kB
+Anonymous:             0 kB
+00650000-00700000 rw-p 00000000 00:00 0                          [heap]
+Rss:                  64 kB
+Private_Dirty:        64 kB
+Anonymous:            64 kB
+00700000-00720000 r--p 00250000 fd:01 1234                       /usr/local/bin/box
+Rss:                  32 kB
+Private_Dirty:         0 kB
+Anonymous:             0 kB
+Swap:                  8 kB
+7f0000000000-7f0000010000 r--p 00000000 fd:01 99                 /usr/lib/x86_64-linux-gnu/libc.so.6
+Rss:                  64 kB
+Private_Dirty:         0 kB
+Anonymous:             0 kB
+7f0000010000-7f0000020000 r-xp 00010000 fd:01 99                 /usr/lib/x86_64-linux-gnu/libc.so.6
+Rss:                   0 kB
+Private_Dirty:         0 kB
+Anonymous:             0 kB
+7f0000020000-7f0000030000 r-xp 00000000 00:1f 77                 /tmp/box (deleted)
+Rss:                  64 kB
+Private_Dirty:        64 kB
+Anonymous:             0 kB
+Swap:                  0 kB
+7fff00000000-7fff00002000 r-xp 00000000 00:00 0                  [vdso]
+Rss:                   8 kB
+Private_Dirty:         0 kB
+Anonymous:             0 kB
+";
+        assert_eq!(
+            file_page_ranges(smaps),
+            vec![
+                (0x400000, 0x600000, 600 * 1024),
+                (0x7f0000000000, 0x7f0000010000, 64 * 1024),
+                // Dirty in the page cache (a file just written, or on tmpfs), but the
+                // file's own pages all the same.
+                (0x7f0000020000, 0x7f0000030000, 64 * 1024),
+            ]
+        );
+    }
+
+    #[test]
+    fn trim_resident_refuses_a_multi_threaded_process() {
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        let t = std::thread::spawn(move || rx.recv());
+        assert!(super::trim_resident().is_err());
+        drop(tx);
+        let _ = t.join();
+    }
 }

@@ -236,8 +236,10 @@ impl Sandbox {
         s
     }
 
+    /// Runs `box ARGS` to its end, or fails the test after five minutes: a hung box
+    /// must fail its test, not stall the whole suite.
     pub fn run(&self, args: &[&str]) -> Out {
-        Out(self.cmd(args).output().unwrap(), args.join(" "))
+        Out(output_within(self.cmd(args), RUN_LIMIT), args.join(" "))
     }
 
     /// Runs and asserts success.
@@ -268,7 +270,18 @@ impl Sandbox {
 }
 
 impl Drop for Sandbox {
+    /// Containers a test left running (a failed assertion) are removed first: their
+    /// shims would outlive the test otherwise.
     fn drop(&mut self) {
+        if self.store().join("containers").exists() {
+            let ids = self.run(&["ps", "-aq", "--no-trunc"]).stdout();
+            let ids: Vec<&str> = ids.lines().collect();
+            if !ids.is_empty() {
+                let mut args = vec!["rm", "-f"];
+                args.extend(ids);
+                let _ = self.run(&args);
+            }
+        }
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
@@ -322,4 +335,47 @@ impl Out {
 /// Metadata of a path without following a final symlink.
 pub fn lstat(p: &Path) -> std::fs::Metadata {
     std::fs::symlink_metadata(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+/// How long one `box` command of a test may take.
+pub const RUN_LIMIT: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// `Command::output`, with a time limit: past it the command is killed and the test
+/// fails, naming the command.
+pub fn output_within(mut cmd: Command, limit: std::time::Duration) -> Output {
+    use std::io::Read;
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = child.stdout.take().unwrap();
+    let mut err = child.stderr.take().unwrap();
+    let out_t = std::thread::spawn(move || {
+        let mut b = Vec::new();
+        let _ = out.read_to_end(&mut b);
+        b
+    });
+    let err_t = std::thread::spawn(move || {
+        let mut b = Vec::new();
+        let _ = err.read_to_end(&mut b);
+        b
+    });
+    let deadline = std::time::Instant::now() + limit;
+    let status = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break st;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{cmd:?} did not end within {limit:?}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    };
+    Output {
+        status,
+        stdout: out_t.join().unwrap(),
+        stderr: err_t.join().unwrap(),
+    }
 }

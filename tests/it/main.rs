@@ -4,7 +4,13 @@
 
 #[macro_use]
 mod harness;
+mod cli;
+mod cp;
+mod exec;
+mod format;
 mod images;
+mod lifecycle;
+mod network;
 mod pull;
 mod run;
 mod store;

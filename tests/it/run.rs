@@ -200,7 +200,7 @@ fn isolation(user: User) {
                   cat /proc/net/dev | tail -n +3 | cut -d: -f1 | tr -d ' '; \
                   (echo c > /proc/sysrq-trigger) 2>/dev/null && echo sysrq-writable; \
                   (cat /proc/kcore | head -c1 | wc -c); ls /sys/firmware | wc -l; touch /sys/x 2>/dev/null && echo sys-writable; echo end";
-    let o = sh(&sb, &[], script);
+    let o = sh(&sb, &["--network", "none"], script);
     assert_eq!(o.code(), 0, "{}", o.both());
     assert_eq!(
         o.stdout(),
@@ -302,8 +302,8 @@ per_user!(bind_mounts, bind_mounts);
 fn refusals() {
     let sb = Sandbox::new(User::Sub);
     sb.ok(&["pull", "-q", &bb()]);
-    sh(&sb, &["--network", "bridge"], "true").fails_with("not supported yet");
-    sh(&sb, &["-d"], "true").fails_with("not implemented yet");
+    sh(&sb, &["--network", "mynet"], "true").fails_with("network \"mynet\" not found");
+    sh(&sb, &["--network", "container:x"], "true").fails_with("not implemented yet");
     sh(&sb, &["--security-opt", "apparmor=x"], "true").fails_with("unsupported --security-opt");
     sh(&sb, &["--cap-add", "bogus"], "true").fails_with("unknown capability");
     sb.run(&["run", "--pull", "never", &image("zstd"), "true"])
@@ -311,8 +311,10 @@ fn refusals() {
     sb.ok(&["run", "--name", "taken", &bb(), "true"]);
     sb.run(&["run", "--name", "taken", &bb(), "true"])
         .fails_with("already in use");
-    sb.run(&["run", "--rm", &image("runcfg"), "--entrypoint"])
-        .code();
+    // After the image, everything is the command, flags too (here: the arguments of
+    // the image's entrypoint, `echo entry`).
+    let o = sb.ok(&["run", "--rm", "-u", "0", &image("runcfg"), "--entrypoint"]);
+    assert_eq!(o.stdout(), "entry --entrypoint\n");
 }
 
 #[test]

@@ -1,0 +1,697 @@
+//! Shell completion for bash, zsh and fish.
+//!
+//! The mechanism is clap_complete's dynamic completion (`CompleteEnv`, feature
+//! `unstable-dynamic`): the scripts in `completions/` are small registration stubs, and
+//! on every TAB the shell runs `BOX_COMPLETE=SHELL box -- WORDS`, which answers from the
+//! clap definition (subcommands, flags, possible values, paths) and, for an argument
+//! that names something, from the user's own records (`ARGS` says which).
+//!
+//! Why not static scripts that call a hidden `box __complete containers|images` for
+//! names: clap_complete's static scripts have no hook for names, so each would have to
+//! be patched per shell, and every new flag would need the scripts regenerated and
+//! reinstalled. Here flags and names come from the binary that runs, so they cannot
+//! disagree. The price: an unstable clap_complete feature (Cargo.lock pins it, and the
+//! docs test notices a changed stub) and a stub that speaks to the box it finds on
+//! `PATH`.
+//!
+//! Speed: a TAB costs one exec of box, building the clap definition and reading
+//! `containers/names/` (symlinks), the containers' shim locks (is it running?) and
+//! `repositories.json` (tags). No namespace is entered, no record is parsed per
+//! container, nothing touches the network.
+//!
+//! Bash and zsh get stubs of box's own. Bash splits words at `:` and `=`
+//! (`COMP_WORDBREAKS`), which would break every `repo:tag`, `name:path` and `--opt=x`:
+//! box reads the command line itself and answers with what bash is about to replace.
+//! Zsh's stub must also complete on the first TAB when autoloaded from `$fpath`.
+//! Fish's stub is clap's; all three share the answers (`candidates`).
+//!
+//! A new kind of name (networks, volumes): a `Kind`, its lister in `names`, and rows in
+//! `ARGS`; the test `every_completed_argument_exists` keeps the rows honest.
+
+use std::ffi::{OsStr, OsString};
+use std::io::Write;
+use std::path::Path;
+
+use clap::Command;
+use clap_complete::engine::{
+    ArgValueCompleter, CompletionCandidate, PathCompleter, ValueCompleter,
+};
+use clap_complete::env::{EnvCompleter, Fish, Shells};
+use clap_complete::CompleteEnv;
+
+use boxc::config::{Config, Dirs};
+use boxc::container::Containers;
+use boxc::image::reference::familiar;
+use boxc::image::store::{short_id, Store};
+
+/// The variable that turns a run of box into a completion request.
+const VAR: &str = "BOX_COMPLETE";
+
+/// What an argument names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Containers,
+    Running,
+    Stopped,
+    Images,
+    /// `box inspect` takes either.
+    ContainersOrImages,
+    /// `box cp`: `CONTAINER:PATH` or a local path.
+    CopyPath,
+    /// `box help COMMAND`.
+    Commands,
+}
+
+/// Which argument of which (sub)command names what. Docker's choices: commands that
+/// need a running container offer running ones, `start` stopped ones.
+const ARGS: &[(&str, &str, Kind)] = &[
+    ("run", "image", Kind::Images),
+    ("exec", "container", Kind::Running),
+    ("attach", "container", Kind::Running),
+    ("top", "container", Kind::Running),
+    ("stop", "containers", Kind::Running),
+    ("kill", "containers", Kind::Running),
+    ("start", "containers", Kind::Stopped),
+    ("restart", "containers", Kind::Containers),
+    ("rm", "containers", Kind::Containers),
+    ("logs", "container", Kind::Containers),
+    ("wait", "containers", Kind::Containers),
+    ("rename", "container", Kind::Containers),
+    ("inspect", "names", Kind::ContainersOrImages),
+    ("cp", "src", Kind::CopyPath),
+    ("cp", "dest", Kind::CopyPath),
+    ("container exec", "container", Kind::Running),
+    ("container attach", "container", Kind::Running),
+    ("container stop", "containers", Kind::Running),
+    ("container kill", "containers", Kind::Running),
+    ("container start", "containers", Kind::Stopped),
+    ("container restart", "containers", Kind::Containers),
+    ("container rm", "containers", Kind::Containers),
+    ("container logs", "container", Kind::Containers),
+    ("container wait", "containers", Kind::Containers),
+    ("container rename", "container", Kind::Containers),
+    ("container inspect", "names", Kind::Containers),
+    ("pull", "image", Kind::Images),
+    ("rmi", "images", Kind::Images),
+    ("tag", "source", Kind::Images),
+    ("tag", "target", Kind::Images),
+    ("images", "repository", Kind::Images),
+    ("image pull", "image", Kind::Images),
+    ("image rm", "images", Kind::Images),
+    ("image tag", "source", Kind::Images),
+    ("image tag", "target", Kind::Images),
+    ("image inspect", "images", Kind::Images),
+    ("image ls", "repository", Kind::Images),
+    ("help", "command", Kind::Commands),
+];
+
+/// Gives the arguments in `ARGS` their completers. Rows whose argument is missing are
+/// skipped (the unit test catches them), so completion never panics. Everything is
+/// changed in place: clap numbers positionals, and lists subcommands, in the order
+/// they were added.
+pub fn attach(mut cmd: Command) -> Command {
+    for &(path, arg, kind) in ARGS {
+        cmd = at_path(cmd, path, &mut |sub| {
+            sub.mut_args(|a| {
+                if a.get_id() == arg {
+                    a.add(ArgValueCompleter::new(move |cur: &OsStr| {
+                        complete_names(kind, cur)
+                    }))
+                } else {
+                    a
+                }
+            })
+        });
+    }
+    cmd
+}
+
+fn at_path(cmd: Command, path: &str, f: &mut dyn FnMut(Command) -> Command) -> Command {
+    let (first, rest) = path.split_once(' ').unwrap_or((path, ""));
+    cmd.mut_subcommands(|s| match (s.get_name() == first, rest) {
+        (false, _) => s,
+        (true, "") => f(s),
+        (true, rest) => at_path(s, rest, f),
+    })
+}
+
+/// Answers a completion request (`BOX_COMPLETE=SHELL box -- ...`) and exits; returns at
+/// once, without building anything, when the variable is not set.
+pub fn complete_from_env() {
+    // Before anything else: every box run (the shim's too) passes here.
+    if std::env::var_os(VAR).is_none() {
+        return;
+    }
+    CompleteEnv::with_factory(super::docs::command)
+        .var(VAR)
+        .bin("box")
+        .completer("box")
+        .shells(Shells(&[&Bash, &Zsh, &FishShell]))
+        .complete();
+}
+
+/// The stub that `box completion SHELL` prints and `completions/` holds.
+pub fn registration(shell: &str) -> String {
+    let adapter: &dyn EnvCompleter = match shell {
+        "bash" => &Bash,
+        "zsh" => &Zsh,
+        _ => &FishShell,
+    };
+    let mut buf = Vec::new();
+    adapter
+        .write_registration(VAR, "box", "box", "box", &mut buf)
+        .expect("writing to memory");
+    String::from_utf8(buf).expect("stubs are UTF-8")
+}
+
+/// What to offer for word `index` of `words` (`words[0]` is box itself).
+fn candidates(
+    cmd: &mut Command,
+    words: Vec<String>,
+    index: usize,
+    cwd: Option<&Path>,
+) -> Vec<CompletionCandidate> {
+    let mut words: Vec<String> = words.into_iter().take(index + 1).collect();
+    let mut index = index;
+    while words.len() <= index {
+        words.push(String::new());
+    }
+    // After `run IMAGE` and `exec CONTAINER` comes the container's command, flags and
+    // all: box's own parser gets a `--` there, so the completer must too.
+    let split = super::command_after_positional(words.clone());
+    if split.len() > words.len() {
+        words = split;
+        index += 1;
+    }
+    let current_is_flag = words[index].starts_with('-');
+    let args: Vec<OsString> = words.into_iter().map(OsString::from).collect();
+    let mut out = clap_complete::engine::complete(cmd, args, index, cwd).unwrap_or_default();
+    // Docker's habit: names, not flags, until the word starts with a dash.
+    let is_flag = |c: &CompletionCandidate| c.get_value().to_string_lossy().starts_with('-');
+    if !current_is_flag && out.iter().any(|c| !is_flag(c)) {
+        out.retain(|c| !is_flag(c));
+    }
+    out
+}
+
+fn help_line(c: &CompletionCandidate) -> Option<String> {
+    c.get_help()
+        .map(|h| h.to_string().lines().next().unwrap_or_default().to_string())
+        .filter(|h| !h.is_empty())
+}
+
+/// Values that the user goes on typing after (a directory, `CONTAINER:`, `--opt=`):
+/// no space after them.
+fn continues(value: &str) -> bool {
+    value.ends_with(['/', ':', '='])
+}
+
+struct Bash;
+
+impl EnvCompleter for Bash {
+    fn name(&self) -> &'static str {
+        "bash"
+    }
+    fn is(&self, name: &str) -> bool {
+        name == "bash"
+    }
+    fn write_registration(
+        &self,
+        var: &str,
+        _name: &str,
+        bin: &str,
+        completer: &str,
+        buf: &mut dyn Write,
+    ) -> std::io::Result<()> {
+        let script = r#"# bash completion for box(1), from `box completion bash`. box itself answers
+# each TAB (VAR=bash box -- LINE WORD), from its flags and the user's own
+# containers and images; bash's COMP_WORDS are not used, since bash splits
+# repo:tag and --opt=value apart.
+_box() {
+    local IFS=$'\013'
+    COMPREPLY=($(VAR=bash "COMPLETER" -- "${COMP_LINE:0:COMP_POINT}" "$2" 2>/dev/null))
+    if [[ ${#COMPREPLY[@]} -eq 1 && ${COMPREPLY[0]} == *[/:=] ]]; then
+        compopt -o nospace 2>/dev/null
+    fi
+    return 0
+}
+complete -o nosort -F _box BIN 2>/dev/null || complete -F _box BIN
+"#;
+        buf.write_all(
+            script
+                .replace("VAR", var)
+                .replace("COMPLETER", completer)
+                .replace("BIN", bin)
+                .as_bytes(),
+        )
+    }
+    fn write_complete(
+        &self,
+        cmd: &mut Command,
+        args: Vec<OsString>,
+        current_dir: Option<&Path>,
+        buf: &mut dyn Write,
+    ) -> std::io::Result<()> {
+        let line = args.first().map(|a| a.to_string_lossy().into_owned());
+        let bash_word = args.get(1).map(|a| a.to_string_lossy().into_owned());
+        let (words, typed) = split_line(&line.unwrap_or_default());
+        let bash_word = bash_word.unwrap_or_default();
+        // Bash replaces only its own last word, which starts after the last `:` or `=`;
+        // what comes before it in the word as typed stays and is cut off the answers.
+        let keep = typed
+            .strip_suffix(bash_word.as_str())
+            .unwrap_or_default()
+            .to_string();
+        let quoted = typed.starts_with(['\'', '"']);
+        let index = words.len() - 1;
+        let mut first = true;
+        for c in candidates(cmd, words, index, current_dir) {
+            let value = c.get_value().to_string_lossy();
+            let Some(rest) = value.strip_prefix(keep.as_str()) else {
+                continue;
+            };
+            if !first {
+                buf.write_all(b"\x0b")?;
+            }
+            first = false;
+            let rest = if quoted {
+                rest.to_string()
+            } else {
+                bash_escape(rest)
+            };
+            buf.write_all(rest.as_bytes())?;
+        }
+        Ok(())
+    }
+}
+
+/// Backslashes before what the shell would otherwise read as syntax (a space in a path).
+fn bash_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if " \t\n'\"\\$`()&;|<>*?[]!#{}".contains(c) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Splits the command line up to the cursor as the shell would, as far as completion
+/// needs: the words without their quotes and backslashes, the last one being the word
+/// completed ("" after a space), and that last word as typed.
+pub(super) fn split_line(line: &str) -> (Vec<String>, String) {
+    let mut words = Vec::new();
+    let mut word = String::new();
+    let mut typed = String::new();
+    let mut in_word = false;
+    let mut quote: Option<char> = None;
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        match (quote, c) {
+            (None, ' ' | '\t' | '\n') => {
+                if in_word {
+                    words.push(std::mem::take(&mut word));
+                    typed.clear();
+                    in_word = false;
+                }
+                continue;
+            }
+            (None, '\'' | '"') => quote = Some(c),
+            (Some(q), c) if c == q => quote = None,
+            (None | Some('"'), '\\') => {
+                typed.push(c);
+                if let Some(next) = chars.next() {
+                    typed.push(next);
+                    word.push(next);
+                }
+                in_word = true;
+                continue;
+            }
+            _ => word.push(c),
+        }
+        typed.push(c);
+        in_word = true;
+    }
+    words.push(word);
+    (words, typed)
+}
+
+struct Zsh;
+
+impl EnvCompleter for Zsh {
+    fn name(&self) -> &'static str {
+        "zsh"
+    }
+    fn is(&self, name: &str) -> bool {
+        name == "zsh"
+    }
+    fn write_registration(
+        &self,
+        var: &str,
+        _name: &str,
+        bin: &str,
+        completer: &str,
+        buf: &mut dyn Write,
+    ) -> std::io::Result<()> {
+        let script = r#"#compdef BIN
+# zsh completion for box(1), from `box completion zsh`. box itself answers
+# each TAB (VAR=zsh box -- WORDS), from its flags and the user's own
+# containers and images. Works sourced and autoloaded from $fpath.
+_box() {
+    local -a answers spaced unspaced
+    local a
+    answers=("${(@f)$(VAR=zsh _CLAP_COMPLETE_INDEX=$((CURRENT - 1)) "COMPLETER" -- "${words[@]}" 2>/dev/null)}")
+    for a in "${answers[@]}"; do
+        case $a in
+            S*) spaced+=("${a#S}") ;;
+            N*) unspaced+=("${a#N}") ;;
+        esac
+    done
+    (( ${#spaced} )) && _describe -V values spaced
+    (( ${#unspaced} )) && _describe -V values unspaced -S ''
+    return 0
+}
+if [ "$funcstack[1]" = "_box" ]; then
+    _box "$@"
+else
+    compdef _box BIN
+fi
+"#;
+        buf.write_all(
+            script
+                .replace("VAR", var)
+                .replace("COMPLETER", completer)
+                .replace("BIN", bin)
+                .as_bytes(),
+        )
+    }
+    fn write_complete(
+        &self,
+        cmd: &mut Command,
+        args: Vec<OsString>,
+        current_dir: Option<&Path>,
+        buf: &mut dyn Write,
+    ) -> std::io::Result<()> {
+        let index: usize = std::env::var("_CLAP_COMPLETE_INDEX")
+            .ok()
+            .and_then(|i| i.parse().ok())
+            .unwrap_or(args.len().saturating_sub(1));
+        let words = args
+            .iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        for c in candidates(cmd, words, index, current_dir) {
+            let value = c.get_value().to_string_lossy();
+            // One answer a line: S or N (space after it or not), the value with `:`
+            // escaped for _describe, then `:help`.
+            let mut line = String::from(if continues(&value) { "N" } else { "S" });
+            line.push_str(&value.replace('\\', "\\\\").replace(':', "\\:"));
+            if let Some(h) = help_line(&c) {
+                line.push(':');
+                line.push_str(&h);
+            }
+            line.push('\n');
+            buf.write_all(line.as_bytes())?;
+        }
+        Ok(())
+    }
+}
+
+/// clap's fish stub, with box's answers.
+struct FishShell;
+
+impl EnvCompleter for FishShell {
+    fn name(&self) -> &'static str {
+        "fish"
+    }
+    fn is(&self, name: &str) -> bool {
+        name == "fish"
+    }
+    fn write_registration(
+        &self,
+        var: &str,
+        name: &str,
+        bin: &str,
+        completer: &str,
+        buf: &mut dyn Write,
+    ) -> std::io::Result<()> {
+        writeln!(
+            buf,
+            "# fish completion for box(1), from `box completion fish`. box itself answers\n\
+             # each TAB ({var}=fish box -- WORDS), from its flags and the user's own\n\
+             # containers and images."
+        )?;
+        Fish.write_registration(var, name, bin, completer, buf)
+    }
+    fn write_complete(
+        &self,
+        cmd: &mut Command,
+        args: Vec<OsString>,
+        current_dir: Option<&Path>,
+        buf: &mut dyn Write,
+    ) -> std::io::Result<()> {
+        let index = args.len().saturating_sub(1);
+        let words = args
+            .iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        for c in candidates(cmd, words, index, current_dir) {
+            let mut line = c.get_value().to_string_lossy().into_owned();
+            if let Some(h) = help_line(&c) {
+                line.push('\t');
+                line.push_str(&h);
+            }
+            line.push('\n');
+            buf.write_all(line.as_bytes())?;
+        }
+        Ok(())
+    }
+}
+
+/// Candidates for an argument of `kind` that start with `current`.
+fn complete_names(kind: Kind, current: &OsStr) -> Vec<CompletionCandidate> {
+    let Some(cur) = current.to_str() else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    match kind {
+        Kind::Containers | Kind::Running | Kind::Stopped => {
+            out = names::containers(kind, cur);
+        }
+        Kind::Images => out = names::images(cur),
+        Kind::ContainersOrImages => {
+            out = names::containers(Kind::Containers, cur);
+            out.extend(names::images(cur));
+        }
+        Kind::CopyPath => {
+            // A path inside a container is not completed: that would mean entering it.
+            if !cur.contains(':') {
+                out = names::containers(Kind::Containers, cur)
+                    .into_iter()
+                    .map(|c| c.value_suffix(":"))
+                    .collect();
+                out.extend(PathCompleter::any().complete(current));
+            }
+        }
+        Kind::Commands => {
+            use clap::CommandFactory;
+            let cmd = super::Cli::command();
+            for s in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
+                if s.get_name().starts_with(cur) {
+                    out.push(CompletionCandidate::new(s.get_name()).help(s.get_about().cloned()));
+                }
+            }
+        }
+    }
+    out
+}
+
+trait Suffix {
+    fn value_suffix(self, suffix: &str) -> Self;
+}
+
+impl Suffix for CompletionCandidate {
+    fn value_suffix(self, suffix: &str) -> Self {
+        let mut v = self.get_value().to_os_string();
+        v.push(suffix);
+        CompletionCandidate::new(v).help(self.get_help().cloned())
+    }
+}
+
+/// The user's containers and images, read straight from their records.
+mod names {
+    use super::*;
+
+    fn dirs() -> Option<Dirs> {
+        Dirs::from_env().ok()
+    }
+
+    /// Names (and, once the word is a prefix of one, ids) of containers of `kind`.
+    pub fn containers(kind: Kind, cur: &str) -> Vec<CompletionCandidate> {
+        let Some(dirs) = dirs() else {
+            return Vec::new();
+        };
+        let names_dir = dirs.data.join("containers/names");
+        let Ok(entries) = std::fs::read_dir(&names_dir) else {
+            return Vec::new();
+        };
+        let Ok(containers) = Containers::open(&dirs.data) else {
+            return Vec::new();
+        };
+        let mut found: Vec<(String, String, bool)> = entries
+            .flatten()
+            .filter_map(|e| {
+                let name = e.file_name().into_string().ok()?;
+                let id = std::fs::read_link(e.path()).ok()?.into_os_string();
+                let id = id.into_string().ok()?;
+                if id.len() < 12 || !containers.dir(&id).join("container.json").exists() {
+                    return None;
+                }
+                // A shim outlives its container briefly (it records the exit, cleans
+                // up): running is what its state says while a shim holds it.
+                let running =
+                    containers.shim_alive(&id) && containers.state(&id).is_ok_and(|s| s.is_live());
+                match kind {
+                    Kind::Running if !running => None,
+                    Kind::Stopped if running => None,
+                    _ => Some((name, id, running)),
+                }
+            })
+            .collect();
+        found.sort();
+        let state = |running: bool| if running { "running" } else { "stopped" };
+        let mut out: Vec<CompletionCandidate> = found
+            .iter()
+            .filter(|(name, _, _)| name.starts_with(cur))
+            .map(|(name, id, running)| {
+                CompletionCandidate::new(name)
+                    .help(Some(format!("{} {}", &id[..12], state(*running)).into()))
+            })
+            .collect();
+        if !cur.is_empty() {
+            let hex = cur.to_ascii_lowercase();
+            out.extend(found.iter().filter(|(_, id, _)| id.starts_with(&hex)).map(
+                |(name, id, running)| {
+                    CompletionCandidate::new(&id[..12.max(hex.len()).min(id.len())])
+                        .help(Some(format!("{name} {}", state(*running)).into()))
+                },
+            ));
+        }
+        out
+    }
+
+    /// `repo:tag` of every tagged image as `box images` shows it (and, once the word is
+    /// a prefix of one, image ids).
+    pub fn images(cur: &str) -> Vec<CompletionCandidate> {
+        let Some(dirs) = dirs() else {
+            return Vec::new();
+        };
+        if !dirs.data.join("images").is_dir() {
+            return Vec::new();
+        }
+        let Ok(store) = Store::open(&dirs.data) else {
+            return Vec::new();
+        };
+        let config = Config::load(&dirs.config_file).unwrap_or_default();
+        let default = config.default_registry();
+        let mut out = Vec::new();
+        for (tag, id) in store.tags().unwrap_or_default() {
+            let Some((name, t)) = tag.rsplit_once(':') else {
+                continue;
+            };
+            let (registry, repository) = name.split_once('/').unwrap_or(("", name));
+            let shown = format!("{}:{t}", familiar(registry, repository, default));
+            if shown.starts_with(cur) {
+                out.push(
+                    CompletionCandidate::new(shown).help(Some(short_id(&id).to_string().into())),
+                );
+            }
+        }
+        let hex = cur
+            .strip_prefix("sha256:")
+            .unwrap_or(cur)
+            .to_ascii_lowercase();
+        if !hex.is_empty() && hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+            let ids = std::fs::read_dir(dirs.data.join("images"))
+                .into_iter()
+                .flatten()
+                .flatten()
+                .filter_map(|e| e.file_name().into_string().ok())
+                .filter_map(|n| n.strip_suffix(".json").map(str::to_string))
+                .filter(|n| n.starts_with(&hex));
+            for id in ids {
+                out.push(CompletionCandidate::new(
+                    &id[..12.max(hex.len()).min(id.len())],
+                ));
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_completed_argument_exists() {
+        use clap::CommandFactory;
+        let mut cmd = super::super::Cli::command();
+        cmd.build();
+        for &(path, arg, _) in ARGS {
+            let mut sub = &cmd;
+            for part in path.split(' ') {
+                sub = sub
+                    .find_subcommand(part)
+                    .unwrap_or_else(|| panic!("no command {path:?}"));
+            }
+            assert!(
+                sub.get_arguments().any(|a| a.get_id() == arg),
+                "{path:?} has no argument {arg:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn lines_split_as_the_shell_does() {
+        let (w, t) = split_line("box run --name=x 'a b' busybox:1");
+        assert_eq!(w, ["box", "run", "--name=x", "a b", "busybox:1"]);
+        assert_eq!(t, "busybox:1");
+        let (w, t) = split_line("box rm ");
+        assert_eq!(w, ["box", "rm", ""]);
+        assert_eq!(t, "");
+        let (w, t) = split_line(r"box cp my\ fi");
+        assert_eq!(w, ["box", "cp", "my fi"]);
+        assert_eq!(t, r"my\ fi");
+        let (w, _) = split_line("box rm 'unfinished");
+        assert_eq!(w, ["box", "rm", "unfinished"]);
+    }
+
+    fn values(words: &str) -> Vec<String> {
+        let mut cmd = super::super::docs::command();
+        let words: Vec<String> = words.split(' ').map(str::to_string).collect();
+        let index = words.len() - 1;
+        candidates(&mut cmd, words, index, None)
+            .iter()
+            .map(|c| c.get_value().to_string_lossy().into_owned())
+            .collect()
+    }
+
+    #[test]
+    fn flags_only_after_a_dash() {
+        let top = values("box ");
+        assert!(top.contains(&"run".to_string()), "{top:?}");
+        assert!(!top.iter().any(|v| v.starts_with('-')), "{top:?}");
+        assert_eq!(values("box run --rest"), ["--restart"]);
+        assert!(values("box ps --").contains(&"--all".to_string()));
+        assert!(values("box container ").contains(&"prune".to_string()));
+    }
+
+    #[test]
+    fn the_containers_command_is_not_boxs() {
+        // `box run IMAGE --<TAB>`: the container's flags, not box run's.
+        assert!(!values("box run busybox --").contains(&"--rm".to_string()));
+        assert!(values("box run --").contains(&"--rm".to_string()));
+    }
+}

@@ -1,0 +1,22 @@
+//! `box rename CONTAINER NEW_NAME`: claims the new name before releasing the old
+//! one, so a name is never taken twice nor lost.
+
+use anyhow::Result;
+
+use boxc::container::Containers;
+
+use super::Ctx;
+
+#[derive(clap::Args)]
+pub struct Args {
+    container: String,
+    new_name: String,
+}
+
+pub fn run(ctx: &Ctx, a: Args) -> Result<i32> {
+    let containers = Containers::open(&ctx.dirs.data)?;
+    let id = containers.resolve(&a.container)?;
+    let spec = containers.spec(&id)?;
+    containers.rename(&id, &spec.name, &a.new_name)?;
+    Ok(0)
+}

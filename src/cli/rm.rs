@@ -1,0 +1,162 @@
+//! `box rm` and `box container prune`. A removal first takes the container's shim
+//! lock (so no shim can start it meanwhile), then takes it out of every listing with
+//! one rename, then deletes its files: an interrupted removal leaves a `.trash-`
+//! directory that the next removal finishes, never a half-deleted container.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Result};
+
+use boxc::container::control::Control;
+use boxc::container::{ContainerError, Containers};
+use boxc::runtime::create;
+use boxc::runtime::spec::ContainerSpec;
+
+use super::{print, shim, Ctx};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Force the removal of a running container (uses SIGKILL)
+    #[arg(short, long)]
+    force: bool,
+    /// Remove anonymous volumes associated with the container (box creates none)
+    #[arg(short, long)]
+    volumes: bool,
+    #[arg(required = true, value_name = "CONTAINER")]
+    containers: Vec<String>,
+}
+
+#[derive(clap::Args)]
+pub struct PruneArgs {
+    /// Do not prompt for confirmation
+    #[arg(short, long)]
+    force: bool,
+}
+
+pub fn run(ctx: &Ctx, a: Args) -> Result<i32> {
+    let containers = Containers::open(&ctx.dirs.data)?;
+    let _ = a.volumes;
+    finish_trash(&containers, ctx);
+    super::stop::each(&a.containers, |n| {
+        let id = containers.resolve(n)?;
+        let spec = containers.spec(&id)?;
+        remove_container(ctx, &containers, &spec, a.force)
+    })
+}
+
+/// Removes one container; a running one only with `force` (killed first).
+pub fn remove_container(
+    ctx: &Ctx,
+    containers: &Containers,
+    spec: &ContainerSpec,
+    force: bool,
+) -> Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    containers.settle(&spec.id);
+    let lock = loop {
+        match containers.try_lock(&spec.id) {
+            Ok(l) => break l,
+            // Removed meanwhile by someone else (a `--rm` shim, another `box rm`).
+            Err(ContainerError::NoSuchContainer(_)) => return Ok(()),
+            Err(ContainerError::Busy(_)) if !force => bail!(
+                "cannot remove container {}: container is running: stop the container before removing or force remove",
+                spec.name
+            ),
+            Err(ContainerError::Busy(_)) => {
+                if Instant::now() > deadline {
+                    bail!("cannot remove container {}: its shim does not stop", spec.name);
+                }
+                // The shim may be starting and not listening yet: ask again shortly.
+                match Control::connect(&shim::socket_path(ctx, &spec.id)) {
+                    Ok(mut ctl) => {
+                        let _ = ctl.stop(nix::sys::signal::Signal::SIGKILL as i32);
+                        ctl.wait_gone(Some(Duration::from_secs(5)));
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(20)),
+                }
+            }
+            Err(e) => return Err(e.into()),
+        }
+    };
+    let trash = containers.unlink(&spec.id, &spec.name)?;
+    drop(lock);
+    let _ = std::fs::remove_dir_all(shim::runtime_dir(ctx, &spec.id));
+    create::remove_as_container(None, &spec.idmap, &trash)
+        .map_err(|e| anyhow!("removing {}: {e}", trash.display()))
+}
+
+/// Deletes what interrupted removals left.
+fn finish_trash(containers: &Containers, ctx: &Ctx) {
+    for t in containers.trash() {
+        let _ = create::remove_as_container(None, &ctx.idmap, &t);
+    }
+}
+
+pub fn prune(ctx: &Ctx, a: PruneArgs) -> Result<i32> {
+    if !a.force
+        && !super::image::confirm(
+            "WARNING! This will remove all stopped containers.\nAre you sure you want to continue? [y/N] ",
+        )
+    {
+        return Ok(0);
+    }
+    let (deleted, space) = prune_containers(ctx)?;
+    print(&format!(
+        "{}Total reclaimed space: {}\n",
+        deleted_list("Deleted Containers:", &deleted),
+        boxc::output::human_size(space)
+    ));
+    Ok(0)
+}
+
+/// Removes every container whose shim is gone (`container prune`, `system prune`);
+/// returns their ids and the bytes their writable layers held. A container that
+/// cannot be removed is reported and skipped.
+pub fn prune_containers(ctx: &Ctx) -> Result<(Vec<String>, u64)> {
+    let containers = Containers::open(&ctx.dirs.data)?;
+    finish_trash(&containers, ctx);
+    let mut deleted = Vec::new();
+    let mut space = 0;
+    for id in containers.ids()? {
+        let Ok(spec) = containers.spec(&id) else {
+            continue;
+        };
+        containers.settle(&id);
+        if containers.shim_alive(&id) {
+            continue;
+        }
+        let size = dir_size(&spec.dir.join("upper"));
+        match remove_container(ctx, &containers, &spec, false) {
+            Ok(()) => {
+                deleted.push(id);
+                space += size;
+            }
+            Err(e) => super::report(&e),
+        }
+    }
+    Ok((deleted, space))
+}
+
+/// Docker's "Deleted Containers:" block: a heading, one line each, a blank line;
+/// nothing when nothing was deleted.
+pub fn deleted_list(heading: &str, lines: &[String]) -> String {
+    if lines.is_empty() {
+        return String::new();
+    }
+    format!("{heading}\n{}\n\n", lines.join("\n"))
+}
+
+/// Bytes in a tree, as far as it can be read.
+pub fn dir_size(dir: &std::path::Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|e| match e.path().symlink_metadata() {
+            Ok(m) if m.is_dir() => dir_size(&e.path()),
+            Ok(m) => m.len(),
+            Err(_) => 0,
+        })
+        .sum()
+}
