@@ -51,7 +51,48 @@ pub const EXAMPLES: &[(&str, &[(&str, &str)])] = &[
                 "box run --rm --read-only --tmpfs /tmp --cap-drop ALL --security-opt no-new-privileges busybox id",
             ),
             ("With the image pulled again first, in case the tag moved", "box run --rm --pull always busybox date"),
+            (
+                "On a user network, where other members find it as db",
+                "box run -d --name db --network app busybox httpd -f -p 80",
+            ),
         ],
+    ),
+    (
+        "network create",
+        &[
+            ("A network with a free 10.89.N.0/24", "box network create app"),
+            ("With a subnet of your choice", "box network create --subnet 10.90.0.0/24 lab"),
+        ],
+    ),
+    (
+        "network ls",
+        &[
+            ("Networks", "box network ls"),
+            ("Just the names", "box network ls --format '{{.Name}}'"),
+        ],
+    ),
+    (
+        "network inspect",
+        &[(
+            "The members and their addresses",
+            "box network inspect -f '{{range .Containers}}{{.Name}} {{.IPv4Address}} {{end}}' app",
+        )],
+    ),
+    (
+        "network connect",
+        &[("Connect a container, with one more name there", "box network connect --alias cache app web")],
+    ),
+    (
+        "network disconnect",
+        &[("Disconnect a container", "box network disconnect app web")],
+    ),
+    (
+        "network rm",
+        &[("Remove a network no container is on", "box network rm app")],
+    ),
+    (
+        "network prune",
+        &[("Remove every unused network, without asking", "box network prune -f")],
     ),
     (
         "ps",

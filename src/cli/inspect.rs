@@ -180,7 +180,7 @@ pub fn describe(ctx: &Ctx, spec: &ContainerSpec, st: &State) -> Value {
                     "max-file": spec.log.max_file.to_string(),
                 },
             },
-            "NetworkMode": spec.network.as_str(),
+            "NetworkMode": network_mode(spec),
             "PortBindings": port_bindings(spec),
             "RestartPolicy": {
                 "Name": spec.restart.name(),
@@ -222,6 +222,7 @@ pub fn describe(ctx: &Ctx, spec: &ContainerSpec, st: &State) -> Value {
         },
         "NetworkSettings": {
             "Ports": port_bindings(spec),
+            "Networks": networks(spec),
         },
         "Capabilities": spec.security.caps,
         "Box": {
@@ -229,6 +230,43 @@ pub fn describe(ctx: &Ctx, spec: &ContainerSpec, st: &State) -> Value {
             "RuntimeDir": super::shim::runtime_dir(ctx, &spec.id),
         },
     })
+}
+
+/// `--network` as given: a user network's name, `container:ID`, or a built-in mode.
+pub fn network_mode(spec: &ContainerSpec) -> String {
+    if let Some(a) = spec.networks.first() {
+        return a.network.clone();
+    }
+    match &spec.net_container {
+        Some(id) => format!("container:{id}"),
+        None => spec.network.as_str().to_string(),
+    }
+}
+
+/// Docker's per-network endpoint settings, for user networks.
+fn networks(spec: &ContainerSpec) -> Value {
+    let mut map = serde_json::Map::new();
+    for a in &spec.networks {
+        let mut aliases = a.aliases.clone();
+        aliases.push(spec.id[..12].to_string());
+        map.insert(
+            a.network.clone(),
+            json!({
+                "Aliases": aliases,
+                "Links": spec.links.iter().map(|l| format!("{}:{}", &l.container_id[..12], l.alias)).collect::<Vec<_>>(),
+                "NetworkID": a.network_id,
+                "MacAddress": a.mac_string(),
+                "Gateway": a.gateway.to_string(),
+                "IPAddress": a.ip.to_string(),
+                "IPPrefixLen": a.prefix,
+                "IPv6Gateway": "",
+                "GlobalIPv6Address": "",
+                "GlobalIPv6PrefixLen": 0,
+                "DNSNames": [spec.name.clone(), spec.id[..12].to_string()],
+            }),
+        );
+    }
+    Value::Object(map)
 }
 
 /// Docker's `{"80/tcp": [{"HostIp": "0.0.0.0", "HostPort": "8080"}]}`.

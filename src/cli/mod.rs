@@ -22,6 +22,8 @@ mod images;
 mod info;
 mod inspect;
 mod logs;
+mod netopts;
+mod network;
 mod port;
 mod ps;
 mod pull;
@@ -108,6 +110,9 @@ enum Command {
     /// Manage containers
     #[command(subcommand)]
     Container(container::Command),
+    /// Manage networks
+    #[command(subcommand)]
+    Network(network::Command),
     /// Download an image from a registry
     Pull(pull::Args),
     /// List images
@@ -189,6 +194,15 @@ pub fn main() -> i32 {
             }
         };
     }
+    if args.get(1).map(String::as_str) == Some("__netns-holder") {
+        return match Ctx::load() {
+            Ok(ctx) => boxc::network::holder::run(&ctx.dirs.runtime, &ctx.idmap),
+            Err(e) => {
+                report(&e);
+                EXIT_BOX_ERROR
+            }
+        };
+    }
     let cli = match docs::command()
         .try_get_matches_from(command_after_positional(std::env::args().collect()))
         .and_then(|m| <Cli as clap::FromArgMatches>::from_arg_matches(&m))
@@ -264,6 +278,7 @@ fn run(cli: Cli) -> Result<i32> {
         Command::Cp(a) => cp::run(&ctx, a),
         Command::Top(a) => top::run(&ctx, a),
         Command::Container(c) => container::run(&ctx, c),
+        Command::Network(c) => network::run(&ctx, c),
         Command::Shim(a) => shim::run(&ctx, a),
         Command::Pull(a) => pull::run(&ctx, a),
         Command::Images(a) => images::run(&ctx, a),

@@ -189,7 +189,11 @@ fn fields(c: &Listed, no_trunc: bool) -> Row {
         "LocalVolumes": "0",
         "Mounts": mounts.join(","),
         "Names": c.spec.name,
-        "Networks": c.spec.network.as_str(),
+        "Networks": if c.spec.networks.is_empty() {
+            super::inspect::network_mode(&c.spec)
+        } else {
+            c.spec.networks.iter().map(|a| a.network.as_str()).collect::<Vec<_>>().join(",")
+        },
         "Ports": ports_column(&c.spec),
         "RunningFor": ago(Some(&c.state.created_at)),
         "Size": "0B",

@@ -18,5 +18,8 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<i32> {
     let id = containers.resolve(&a.container)?;
     let spec = containers.spec(&id)?;
     containers.rename(&id, &spec.name, &a.new_name)?;
+    if !spec.networks.is_empty() {
+        boxc::network::user::refresh_members(&ctx.dirs.data, &containers);
+    }
     Ok(0)
 }

@@ -80,6 +80,9 @@ pub fn remove_container(
     };
     let trash = containers.unlink(&spec.id, &spec.name)?;
     drop(lock);
+    if boxc::network::user::is_member(spec) {
+        boxc::network::user::refresh_members(&ctx.dirs.data, containers);
+    }
     let _ = std::fs::remove_dir_all(shim::runtime_dir(ctx, &spec.id));
     create::remove_as_container(None, &spec.idmap, &trash)
         .map_err(|e| anyhow!("removing {}: {e}", trash.display()))

@@ -89,9 +89,23 @@ pub struct Args {
     /// Pull for this platform (os/arch[/variant])
     #[arg(long)]
     platform: Option<String>,
-    /// Network: pasta, slirp4netns (the default: pasta if installed), none, host
-    #[arg(long = "network", visible_alias = "net", default_value = "default")]
-    network: String,
+    /// Connect to a network: a user network's name, or pasta, slirp4netns (the default:
+    /// pasta if installed), none, host, container:NAME
+    #[arg(long = "network", visible_alias = "net", value_name = "NETWORK")]
+    network: Vec<String>,
+    /// Add a network-scoped alias for the container (user networks)
+    #[arg(
+        long = "network-alias",
+        visible_alias = "net-alias",
+        value_name = "ALIAS"
+    )]
+    network_alias: Vec<String>,
+    /// IPv4 address on the container's (first) user network
+    #[arg(long, value_name = "ADDRESS")]
+    ip: Option<String>,
+    /// Add a link to another container on a shared user network: NAME[:ALIAS]
+    #[arg(long, value_name = "NAME[:ALIAS]")]
+    link: Vec<String>,
     /// Publish a container's port to the host: [HOSTIP:][HOSTPORT:]CONTAINERPORT[/tcp|/udp]
     #[arg(short = 'p', long = "publish", value_name = "PORTS")]
     publish: Vec<String>,
@@ -147,11 +161,23 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<i32> {
     if let Some(s) = &a.stop_signal {
         boxc::runtime::signal::parse(s)?;
     }
-    let network = boxc::network::parse_mode(
-        &a.network,
-        &|p| boxc::runtime::idmap::find_program(p).is_some(),
-        rustix::process::geteuid().is_root(),
-    )?;
+    let net = super::netopts::choose(ctx, &a.network)?;
+    let network = net.mode;
+    net.check_conflicts(&a.network_alias, a.ip.is_some(), &a.link)?;
+    if net.container.is_some() {
+        let conflict = [
+            (a.hostname.is_some(), "hostname"),
+            (!a.publish.is_empty() || a.publish_all, "port publishing"),
+            (!a.add_host.is_empty(), "--add-host"),
+            (
+                !a.dns.is_empty() || !a.dns_search.is_empty() || !a.dns_option.is_empty(),
+                "DNS",
+            ),
+        ];
+        if let Some((_, what)) = conflict.iter().find(|(c, _)| *c) {
+            bail!("conflicting options: {what} and --network container:NAME (the container shares that container's network)");
+        }
+    }
     let mut extra_hosts = a
         .add_host
         .iter()
@@ -204,7 +230,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<i32> {
         Network::Pasta => boxc::network::helper::host_gateway(),
         // On the host's network the host is itself.
         Network::Host => Some("127.0.0.1".parse().expect("an address")),
-        Network::None => None,
+        Network::None | Network::Container => None,
     };
     if host_loopback && gateway.is_none() {
         bail!("--add-host NAME:host-gateway needs a network that leads to the host (not --network none)");
@@ -222,7 +248,15 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<i32> {
 
     let containers = Containers::open(&ctx.dirs.data)?;
     let (id, name, dir) = containers.create(a.name.as_deref())?;
-    let hostname = a.hostname.clone().unwrap_or_else(|| id[..12].to_string());
+    let joined = match &net.container {
+        Some(target) => Some(containers.spec(target)?),
+        None => None,
+    };
+    let hostname = match &joined {
+        // Docker's: the container takes the hostname and files of the one it joins.
+        Some(t) => t.hostname.clone(),
+        None => a.hostname.clone().unwrap_or_else(|| id[..12].to_string()),
+    };
     let flags = ProcessFlags {
         entrypoint: a.entrypoint.clone(),
         command: a.command.clone(),
@@ -238,9 +272,30 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<i32> {
         labels.insert(k.to_string(), v.to_string());
     }
     let made = (|| -> Result<ContainerSpec> {
-        let process =
+        let mut process =
             spec::resolve_process(&image_cfg, &flags, &hostname, &|k| std::env::var(k).ok())?;
         write_etc_files(&dir, &hostname, network, &extra_hosts, &dns)?;
+        if let Some(t) = &joined {
+            for f in ["hostname", "hosts", "resolv.conf"] {
+                std::fs::copy(t.dir.join("etc").join(f), dir.join("etc").join(f))?;
+            }
+        }
+        // Addresses are handed out, and members' /etc/hosts rewritten, under the
+        // network store's lock, until this container's spec is written.
+        let nets = boxc::network::user::Networks::open(&ctx.dirs.data)?;
+        let _lock = (!net.user.is_empty() || !a.link.is_empty())
+            .then(|| nets.lock())
+            .transpose()?;
+        let all = containers.specs();
+        let attachments = net.attach(&all, a.ip.as_deref(), &a.network_alias)?;
+        let links = super::netopts::links(
+            &containers,
+            &store,
+            &name,
+            &attachments,
+            &a.link,
+            &mut process.env,
+        )?;
         let spec = ContainerSpec {
             id: id.clone(),
             name: name.clone(),
@@ -281,9 +336,15 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<i32> {
             host_loopback,
             extra_hosts: extra_hosts.clone(),
             dns: dns.clone(),
+            networks: attachments,
+            net_container: net.container.clone(),
+            links,
         };
         containers.write_spec(&spec)?;
         containers.write_state(&id, &State::created())?;
+        if _lock.is_some() {
+            boxc::network::user::refresh_hosts(&containers.specs());
+        }
         Ok(spec)
     })();
     let spec = match made {
@@ -433,7 +494,7 @@ fn write_etc_files(
     let forwarder = match network {
         Network::Pasta => boxc::network::helper::PASTA_DNS.parse().ok(),
         Network::Slirp4netns => boxc::network::helper::SLIRP_DNS.parse().ok(),
-        Network::None | Network::Host => None,
+        Network::None | Network::Host | Network::Container => None,
     };
     let host = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
     std::fs::write(

@@ -128,7 +128,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<i32> {
         sup.wait_for_client();
     }
     let mut start = || {
-        let c = create::start(&spec, &rt)?;
+        let c = create::start(&spec, &rt, &ctx.dirs)?;
         *net.borrow_mut() = c.net;
         *userns.borrow_mut() = c.userns;
         fuse.set(c.fuse);
@@ -182,6 +182,9 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<i32> {
             // By its name now: `box rename` may have changed it meanwhile.
             let name = containers.spec(&id).map_or(spec.name.clone(), |s| s.name);
             if let Ok(trash) = containers.unlink(&id, &name) {
+                if boxc::network::user::is_member(&spec) {
+                    boxc::network::user::refresh_members(&ctx.dirs.data, &containers);
+                }
                 let _ = create::remove_as_container(userns.borrow().as_ref(), &spec.idmap, &trash);
             }
         } else {

@@ -52,6 +52,9 @@ pub struct Request<'a> {
     pub host_loopback: bool,
     /// Where the helper may keep a pid file or a socket.
     pub runtime_dir: &'a Path,
+    /// The name of the helper's interface, when the container's user networks have
+    /// taken `ethN` (pasta's default is the host's interface name).
+    pub ifname: Option<&'a str>,
 }
 
 /// A running helper; ended by [`Helper::stop`] or by the namespace going away.
@@ -77,7 +80,7 @@ pub fn start(req: &Request) -> Result<Option<Helper>, HelperError> {
     match req.network {
         Network::Pasta => pasta(req).map(Some),
         Network::Slirp4netns => slirp4netns(req).map(Some),
-        Network::None | Network::Host => Ok(None),
+        Network::None | Network::Host | Network::Container => Ok(None),
     }
 }
 
@@ -119,6 +122,9 @@ fn pasta(req: &Request) -> Result<Helper, HelperError> {
     .arg(pasta_ports(req.ports, Proto::Udp));
     if !req.host_loopback {
         cmd.arg("--no-map-gw");
+    }
+    if let Some(i) = req.ifname {
+        cmd.args(["-I", i]);
     }
     cmd.arg(req.pid.to_string());
     cmd.stdin(Stdio::null())

@@ -13,7 +13,10 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 pub mod helper;
+pub mod holder;
+pub mod netlink;
 pub mod ports;
+pub mod user;
 
 pub use crate::runtime::spec::Network;
 
@@ -21,10 +24,8 @@ pub use crate::runtime::spec::Network;
 pub enum NetworkError {
     #[error("invalid port specification {0:?}: want [HOSTIP:][HOSTPORT:]CONTAINERPORT[/tcp|/udp], ports 1-65535, ranges of equal length")]
     BadPort(String),
-    #[error("network {0:?} not found: box has none, host, pasta, slirp4netns (user-created networks are not implemented yet)")]
+    #[error("network {0} not found")]
     UnknownNetwork(String),
-    #[error("--network container:NAME is not implemented yet")]
-    ContainerNetwork,
     #[error("invalid --add-host {0:?}: want NAME:IP or NAME:host-gateway")]
     BadHost(String),
     #[error("invalid --dns server {0:?}: want an IP address")]
@@ -110,7 +111,7 @@ pub fn parse_mode(
                 Err(NetworkError::NoHelper("pasta"))
             }
         }
-        s if s.starts_with("container:") => Err(NetworkError::ContainerNetwork),
+        s if s.starts_with("container:") && s.len() > "container:".len() => Ok(Network::Container),
         other => Err(NetworkError::UnknownNetwork(other.to_string())),
     }
 }

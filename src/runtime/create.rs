@@ -2,8 +2,8 @@
 //! pty for `-t`), the clone into new namespaces, the id maps written from outside,
 //! and the wait until its init has exec'd the command or reported why it could not.
 
-use std::io::Read;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::io::{Read, Write};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 
 use nix::sched::CloneFlags;
 
@@ -42,9 +42,14 @@ fn pipe() -> Result<(OwnedFd, OwnedFd), (i32, String)> {
 pub fn start(
     spec: &ContainerSpec,
     runtime_dir: &std::path::Path,
+    dirs: &crate::config::Dirs,
 ) -> Result<Created, (i32, String)> {
     let fail =
         |what: &str, e: &dyn std::fmt::Display| (init::EXIT_START_FAILED, format!("{what}: {e}"));
+    // Namespaces joined rather than made: another container's, or the user network
+    // holder's user namespace. Taken first: the holder's lock is held until the
+    // container's links exist.
+    let join = Join::prepare(spec, dirs).map_err(|e| (init::EXIT_START_FAILED, e))?;
     // (shim's end, container's end) of each stream.
     let (mut shim_in, mut shim_out, shim_err, child_in, child_out, child_err);
     // With a terminal, the container's init opens it in its own /dev/pts (so `tty`
@@ -96,7 +101,7 @@ pub fn start(
         | CloneFlags::CLONE_NEWUTS
         | CloneFlags::CLONE_NEWIPC
         | CloneFlags::CLONE_NEWCGROUP;
-    if spec.idmap != IdMapping::Host {
+    if spec.idmap != IdMapping::Host && join.userns().is_none() {
         flags |= CloneFlags::CLONE_NEWUSER;
     }
     if spec.network.private() {
@@ -131,23 +136,35 @@ pub fn start(
         report_w,
         console_child,
     ));
-    let pid = sys::clone_into(
-        flags,
-        Box::new(move || {
-            // In the new process: still the shim's copy, not yet mapped or mounted.
-            for fd in &shim_ends {
-                let _ = nix::unistd::close(*fd);
+    let child: Box<dyn FnMut() -> isize + '_> = Box::new(move || {
+        // In the new process: still the shim's copy, not yet mapped or mounted.
+        for fd in &shim_ends {
+            let _ = nix::unistd::close(*fd);
+        }
+        let (i, o, e, go, report, console) = child_fds.take().expect("the child runs once");
+        let _ = rustix::stdio::dup2_stdin(&i);
+        let _ = rustix::stdio::dup2_stdout(&o);
+        let _ = rustix::stdio::dup2_stderr(&e);
+        drop((i, o, e));
+        init::run(spec, go, report, console)
+    });
+    let pid = match &join {
+        Join::Nothing => sys::clone_into(flags, child)
+            .map_err(|e| fail("cannot create the container's namespaces", &e))?,
+        joined => match spawn_joined(flags, child, joined) {
+            Ok(pid) => pid,
+            Err((pid, msg)) => {
+                if let Some(pid) = pid {
+                    let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
+                    let _ = nix::sys::wait::waitpid(pid, None);
+                }
+                return Err((init::EXIT_START_FAILED, msg));
             }
-            let (i, o, e, go, report, console) = child_fds.take().expect("the child runs once");
-            let _ = rustix::stdio::dup2_stdin(&i);
-            let _ = rustix::stdio::dup2_stdout(&o);
-            let _ = rustix::stdio::dup2_stderr(&e);
-            drop((i, o, e));
-            init::run(spec, go, report, console)
-        }),
-    )
-    .map_err(|e| fail("cannot create the container's namespaces", &e))?;
+        },
+    };
     // The closure, and with it the container's ends of the pipes, is gone here.
+    // The container's links exist: the holder may clean up again.
+    drop(join);
 
     let userns = if spec.idmap != IdMapping::Host {
         std::fs::File::open(format!("/proc/{pid}/ns/user"))
@@ -161,8 +178,10 @@ pub fn start(
         let _ = nix::sys::wait::waitpid(pid, None);
         (init::EXIT_START_FAILED, msg)
     };
-    if let Err(e) = userns::map_process(pid.as_raw(), &spec.idmap) {
-        return Err(abort(e.to_string()));
+    if flags.contains(CloneFlags::CLONE_NEWUSER) {
+        if let Err(e) = userns::map_process(pid.as_raw(), &spec.idmap) {
+            return Err(abort(e.to_string()));
+        }
     }
     let fuse = if spec.driver == "fuse-overlayfs" {
         match mount_fuse_overlayfs(spec, pid) {
@@ -180,6 +199,7 @@ pub fn start(
         ports: &spec.ports,
         host_loopback: spec.host_loopback,
         runtime_dir,
+        ifname: (!spec.networks.is_empty()).then_some("tap0"),
     });
     let net = match net {
         Ok(n) => n,
@@ -235,6 +255,181 @@ pub fn start(
             .map(OwnedFd::from),
         net,
     })
+}
+
+/// Namespaces a container joins instead of making its own.
+enum Join {
+    Nothing,
+    /// `--network container:NAME`: that container's user (if any) and network
+    /// namespaces. Sharing the user namespace is what lets this container's init own
+    /// what it mounts (sysfs) in a network namespace it did not make.
+    Container {
+        userns: Option<OwnedFd>,
+        netns: OwnedFd,
+    },
+    /// User networks: the holder's user namespace, a network namespace of its own,
+    /// and a veth pair to each network's bridge.
+    Networks {
+        holder: crate::network::holder::Holder,
+        endpoints: Vec<crate::network::user::Attachment>,
+    },
+}
+
+impl Join {
+    fn prepare(spec: &ContainerSpec, dirs: &crate::config::Dirs) -> Result<Join, String> {
+        if let Some(target) = &spec.net_container {
+            let containers =
+                crate::container::Containers::open(&dirs.data).map_err(|e| e.to_string())?;
+            let short = &target[..12.min(target.len())];
+            let pid = containers
+                .current_state(target)
+                .ok()
+                .filter(|s| s.is_live())
+                .and_then(|s| s.pid)
+                .ok_or_else(|| {
+                    format!("cannot join the network of container {short}: it is not running")
+                })?;
+            let open = |ns: &str| {
+                std::fs::File::open(format!("/proc/{pid}/ns/{ns}"))
+                    .map(OwnedFd::from)
+                    .map_err(|e| format!("cannot join the network of container {short}: {e}"))
+            };
+            return Ok(Join::Container {
+                userns: if spec.idmap == IdMapping::Host {
+                    None
+                } else {
+                    Some(open("user")?)
+                },
+                netns: open("net")?,
+            });
+        }
+        if spec.networks.is_empty() {
+            return Ok(Join::Nothing);
+        }
+        let nets = crate::network::user::Networks::open(&dirs.data).map_err(|e| e.to_string())?;
+        for a in &spec.networks {
+            if nets.get_by_id(&a.network_id).is_none() {
+                return Err(format!("network {} not found", a.network));
+            }
+        }
+        let holder = crate::network::holder::ensure(&dirs.runtime, &spec.idmap)
+            .map_err(|e| e.to_string())?;
+        Ok(Join::Networks {
+            holder,
+            endpoints: spec.networks.clone(),
+        })
+    }
+
+    fn userns(&self) -> Option<&OwnedFd> {
+        match self {
+            Join::Nothing => None,
+            Join::Container { userns, .. } => userns.as_ref(),
+            Join::Networks { holder, .. } => holder.userns.as_ref(),
+        }
+    }
+}
+
+/// Creates the container's first process inside joined namespaces. `setns` into a
+/// user namespace changes the whole (single-threaded) process for good, so a forked
+/// child does it, clones the container with CLONE_PARENT (the shim stays its parent,
+/// to reap it and to be the parent its death signal watches), connects its veth
+/// pairs, reports the pid and exits.
+fn spawn_joined(
+    flags: CloneFlags,
+    child: Box<dyn FnMut() -> isize + '_>,
+    join: &Join,
+) -> Result<nix::unistd::Pid, (Option<nix::unistd::Pid>, String)> {
+    let (r, w) = pipe().map_err(|(_, m)| (None, m))?;
+    match sys::fork().map_err(|e| (None, format!("fork: {e}")))? {
+        sys::Forked::Child => {
+            drop(r);
+            let mut w = std::fs::File::from(w);
+            let mut child = Some(child);
+            let mut run = || -> Result<(), String> {
+                if let Some(u) = join.userns() {
+                    nix::sched::setns(u, CloneFlags::CLONE_NEWUSER)
+                        .map_err(|e| format!("cannot join the user namespace: {e}"))?;
+                    let _ = nix::unistd::setresgid(0.into(), 0.into(), 0.into());
+                    let _ = nix::unistd::setresuid(0.into(), 0.into(), 0.into());
+                }
+                if let Join::Container { netns, .. } = join {
+                    nix::sched::setns(netns, CloneFlags::CLONE_NEWNET)
+                        .map_err(|e| format!("cannot join the network namespace: {e}"))?;
+                }
+                let pid = sys::clone_into(
+                    flags | CloneFlags::CLONE_PARENT,
+                    child.take().expect("cloned once"),
+                )
+                .map_err(|e| format!("cannot create the container's namespaces: {e}"))?;
+                let _ = writeln!(w, "pid {pid}");
+                if let Join::Networks { holder, endpoints } = join {
+                    let netns = std::fs::File::open(format!("/proc/{pid}/ns/net"))
+                        .map_err(|e| format!("open the container's network namespace: {e}"))?;
+                    let bridges: Vec<String> = endpoints
+                        .iter()
+                        .map(|a| crate::network::user::bridge_name(&a.network_id))
+                        .collect();
+                    let eps: Vec<_> = endpoints
+                        .iter()
+                        .zip(&bridges)
+                        .map(|(a, bridge)| crate::network::netlink::Endpoint {
+                            bridge,
+                            gateway: a.gateway,
+                            prefix: a.prefix,
+                            ip: a.ip,
+                            mac: a.mac(),
+                            ifname: &a.ifname,
+                        })
+                        .collect();
+                    crate::network::netlink::attach(holder.netns.as_fd(), netns.as_fd(), &eps)
+                        .map_err(|e| {
+                            format!("cannot connect the container to its networks: {e}")
+                        })?;
+                }
+                Ok(())
+            };
+            let code = match run() {
+                Ok(()) => {
+                    let _ = writeln!(w, "ok");
+                    0
+                }
+                Err(e) => {
+                    let _ = writeln!(w, "error {e}");
+                    1
+                }
+            };
+            sys::exit_child(code)
+        }
+        sys::Forked::Parent { child: helper } => {
+            drop(child);
+            drop(w);
+            // Line by line, not to the end: the container inherited the write end too
+            // (it has not exec'd yet), so the end comes when the helper says so.
+            let mut pid = None;
+            let mut error = None;
+            let mut lines = std::io::BufReader::new(std::fs::File::from(r));
+            loop {
+                let mut l = String::new();
+                if std::io::BufRead::read_line(&mut lines, &mut l).unwrap_or(0) == 0 {
+                    break;
+                }
+                let l = l.trim_end();
+                if let Some(p) = l.strip_prefix("pid ") {
+                    pid = p.parse().ok().map(nix::unistd::Pid::from_raw);
+                } else if let Some(e) = l.strip_prefix("error ") {
+                    error = Some(e.to_string());
+                    break;
+                } else if l == "ok" {
+                    break;
+                }
+            }
+            let _ = nix::sys::wait::waitpid(helper, None);
+            if let Some(e) = error {
+                return Err((pid, e));
+            }
+            pid.ok_or_else(|| (None, "the container could not be created".to_string()))
+        }
+    }
 }
 
 /// Receives one file descriptor sent with SCM_RIGHTS.

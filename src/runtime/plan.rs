@@ -144,18 +144,21 @@ pub fn plan(spec: &ContainerSpec, gid5_mapped: bool) -> Vec<MountOp> {
             target: target.into(),
         });
     }
-    // sysfs can only be mounted by the owner of the network namespace.
+    // sysfs can only be mounted by the owner of the network namespace (a joined one
+    // belongs to the user namespace the container joined with it).
     let sys_ro = !spec.security.privileged;
     match spec.network {
-        Network::None | Network::Pasta | Network::Slirp4netns => ops.push(MountOp::Fs {
-            fstype: "sysfs",
-            target: "/sys".into(),
-            flags: Flags {
-                readonly: sys_ro,
-                ..SAFE
-            },
-            data: String::new(),
-        }),
+        Network::None | Network::Pasta | Network::Slirp4netns | Network::Container => {
+            ops.push(MountOp::Fs {
+                fstype: "sysfs",
+                target: "/sys".into(),
+                flags: Flags {
+                    readonly: sys_ro,
+                    ..SAFE
+                },
+                data: String::new(),
+            })
+        }
         Network::Host => ops.push(MountOp::Bind {
             source: "/sys".into(),
             target: "/sys".into(),
@@ -257,6 +260,9 @@ mod tests {
             ports: vec![],
             host_loopback: false,
             extra_hosts: vec![],
+            networks: vec![],
+            net_container: None,
+            links: vec![],
             dns: Default::default(),
         }
     }

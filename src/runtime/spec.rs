@@ -89,6 +89,16 @@ pub struct ContainerSpec {
     pub extra_hosts: Vec<crate::network::ExtraHost>,
     #[serde(default)]
     pub dns: crate::network::Dns,
+    /// User networks the container is on, one interface each (`--network NAME`,
+    /// `box network connect`). `network` is then how it reaches the outside.
+    #[serde(default)]
+    pub networks: Vec<crate::network::user::Attachment>,
+    /// `--network container:NAME`: the container whose network namespace it joins.
+    #[serde(default)]
+    pub net_container: Option<String>,
+    /// `--link NAME[:ALIAS]`.
+    #[serde(default)]
+    pub links: Vec<crate::network::user::Link>,
 }
 
 impl ContainerSpec {
@@ -263,12 +273,14 @@ pub enum Network {
     Pasta,
     /// A network namespace of its own, connected by `slirp4netns`.
     Slirp4netns,
+    /// Another container's network namespace (`--network container:NAME`).
+    Container,
 }
 
 impl Network {
     /// Whether the container has a network namespace of its own.
     pub fn private(self) -> bool {
-        self != Network::Host
+        !matches!(self, Network::Host | Network::Container)
     }
 
     pub fn as_str(self) -> &'static str {
@@ -277,6 +289,7 @@ impl Network {
             Network::Host => "host",
             Network::Pasta => "pasta",
             Network::Slirp4netns => "slirp4netns",
+            Network::Container => "container",
         }
     }
 }
