@@ -224,8 +224,10 @@ pub fn run(runtime: &Path, idmap: &IdMapping) -> i32 {
         let _ = rustix::stdio::dup2_stdout(&null);
     }
     loop {
-        // A link changed, or a minute passed (a start that failed before it made any).
-        events.wait(Duration::from_secs(60));
+        // A link changed, or two seconds passed: a network namespace is torn down by
+        // the kernel in the background, and its veth may outlast the last event seen
+        // (also a start that failed before it made any link sends none).
+        events.wait(Duration::from_secs(2));
         let Ok(Some(_attach)) = lock_file(&d.join("attach.lock"), FlockOperation::LockExclusive)
         else {
             continue;

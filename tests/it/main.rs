@@ -14,3 +14,4 @@ mod network;
 mod pull;
 mod run;
 mod store;
+mod usernet;

@@ -1,0 +1,292 @@
+//! User networks (`box network ...`), `--network container:NAME` and `--link`: members
+//! reach each other by name, alias and address, non-members do not, and the
+//! per-user namespace holder leaves when no container needs it.
+
+use std::time::{Duration, Instant};
+
+use crate::harness::*;
+
+fn bb() -> String {
+    image("busybox")
+}
+
+fn inspect(sb: &Sandbox, name: &str, format: &str) -> String {
+    sb.ok(&["inspect", "-f", format, name])
+        .stdout()
+        .trim()
+        .to_string()
+}
+
+/// `wget` from a fresh container on `net`, of `url`; what it printed, or "unreachable".
+fn fetch_from(sb: &Sandbox, net: &str, url: &str) -> String {
+    let o = sb.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        net,
+        &bb(),
+        "sh",
+        "-c",
+        // Not the last command: as PID 1, wget would ignore timeout's SIGTERM.
+        &format!("timeout 10 wget -qO- {url} 2>/dev/null || echo unreachable; true"),
+    ]);
+    o.stdout().trim().to_string()
+}
+
+/// The holder's pid while it runs (its pid file is gone once it left).
+fn holder_pid(sb: &Sandbox) -> Option<i32> {
+    std::fs::read_to_string(sb.runtime().join("box/netns/holder.pid"))
+        .ok()
+        .and_then(|p| p.trim().parse().ok())
+}
+
+fn wait_holder_gone(sb: &Sandbox, pid: i32) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::path::Path::new(&format!("/proc/{pid}")).exists() || holder_pid(sb).is_some() {
+        assert!(
+            Instant::now() < deadline,
+            "the network holder {pid} outlived every container"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn user_networks(user: User) {
+    let sb = Sandbox::new(user);
+    let id = sb.ok(&["network", "create", "front"]).stdout();
+    assert_eq!(id.trim().len(), 64, "{id}");
+    sb.ok(&["network", "create", "--subnet", "10.99.7.0/24", "back"]);
+    sb.run(&["network", "create", "front"])
+        .fails_with("network with name front already exists");
+    sb.run(&["network", "create", "--subnet", "10.99.0.0/16", "other"])
+        .fails_with("overlaps with network back");
+    sb.run(&["network", "create", "host"])
+        .fails_with("pre-defined network");
+    assert_eq!(
+        sb.ok(&["network", "ls", "--format", "{{.Name}} {{.Driver}}"])
+            .stdout(),
+        "back bridge\nfront bridge\n"
+    );
+    assert_eq!(
+        sb.ok(&[
+            "network",
+            "inspect",
+            "-f",
+            "{{range .IPAM.Config}}{{.Subnet}} {{.Gateway}}{{end}}",
+            "back"
+        ])
+        .stdout(),
+        "10.99.7.0/24 10.99.7.1\n"
+    );
+
+    // A server on "front", known there as web and www.
+    sb.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "web",
+        "--network",
+        "front",
+        "--network-alias",
+        "www",
+        &bb(),
+        "httpd",
+        "-f",
+        "-p",
+        "80",
+        "-h",
+        "/etc",
+    ]);
+    let web_host = inspect(&sb, "web", "{{.Config.Hostname}}");
+    let web_ip = inspect(
+        &sb,
+        "web",
+        "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
+    );
+    assert!(web_ip.starts_with("10.89."), "{web_ip}");
+    assert_eq!(inspect(&sb, "web", "{{.HostConfig.NetworkMode}}"), "front");
+    for url in [
+        "http://web/hostname".to_string(),
+        "http://www/hostname".to_string(),
+        format!("http://{web_ip}/hostname"),
+    ] {
+        assert_eq!(fetch_from(&sb, "front", &url), web_host, "{url}");
+    }
+    // Not from another network, by name or by address.
+    assert_eq!(
+        fetch_from(&sb, "back", "http://web/hostname"),
+        "unreachable"
+    );
+    assert_eq!(
+        fetch_from(&sb, "back", &format!("http://{web_ip}/hostname")),
+        "unreachable"
+    );
+    let holder = holder_pid(&sb).expect("a holder runs while members do");
+
+    // A running member of "back" joins "front" and leaves again.
+    sb.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "c2",
+        "--network",
+        "back",
+        "--ip",
+        "10.99.7.9",
+        &bb(),
+        "sleep",
+        "300",
+    ]);
+    sb.ok(&["network", "connect", "--alias", "cee", "front", "c2"]);
+    let o = sb.ok(&[
+        "exec",
+        "c2",
+        "sh",
+        "-c",
+        "ip -4 -o addr show eth0 | awk '{print $4}'; timeout 10 wget -qO- http://web/hostname",
+    ]);
+    assert_eq!(o.stdout(), format!("10.99.7.9/24\n{web_host}\n"));
+    let hosts = sb.ok(&["exec", "web", "cat", "/etc/hosts"]).stdout();
+    assert!(hosts.contains("\tc2 cee "), "{hosts}");
+    sb.run(&["network", "connect", "front", "c2"])
+        .fails_with("already exists in network front");
+    sb.ok(&["network", "disconnect", "front", "c2"]);
+    let hosts = sb.ok(&["exec", "web", "cat", "/etc/hosts"]).stdout();
+    assert!(!hosts.contains("c2"), "{hosts}");
+    let o = sb.ok(&["exec", "c2", "sh", "-c", "ip -o link | grep -c eth1; true"]);
+    assert_eq!(o.stdout(), "0\n", "eth1 is gone");
+    sb.run(&["network", "rm", "front"])
+        .fails_with("network front is in use by container web");
+    sb.run(&["run", "--rm", "--network", "nosuch", &bb(), "true"])
+        .fails_with("network nosuch not found");
+    sb.run(&["run", "--rm", "--network-alias", "x", &bb(), "true"])
+        .fails_with("only supported for user networks");
+
+    sb.ok(&["rm", "-f", "web", "c2"]);
+    wait_holder_gone(&sb, holder);
+    sb.ok(&["network", "rm", "front"]);
+    assert_eq!(
+        sb.ok(&["network", "prune", "-f"]).stdout(),
+        "Deleted Networks:\nback\n"
+    );
+    assert_eq!(sb.ok(&["network", "ls", "-q"]).stdout(), "");
+}
+per_user!(user_networks, user_networks);
+
+fn container_network(user: User) {
+    let sb = Sandbox::new(user);
+    sb.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "srv",
+        &bb(),
+        "httpd",
+        "-f",
+        "-p",
+        "8080",
+        "-h",
+        "/etc",
+    ]);
+    let host = inspect(&sb, "srv", "{{.Config.Hostname}}");
+    let o = sb.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "container:srv",
+        &bb(),
+        "sh",
+        "-c",
+        "hostname; timeout 10 wget -qO- http://127.0.0.1:8080/hostname",
+    ]);
+    assert_eq!(o.stdout(), format!("{host}\n{host}\n"));
+    sb.run(&[
+        "run",
+        "--rm",
+        "--network",
+        "container:srv",
+        "-p",
+        "80",
+        &bb(),
+        "true",
+    ])
+    .fails_with("conflicting options: port publishing");
+    sb.ok(&["stop", "-t", "0", "srv"]);
+    sb.run(&["run", "--rm", "--network", "container:srv", &bb(), "true"])
+        .fails_with("it is not running");
+    sb.run(&[
+        "run",
+        "--rm",
+        "--network",
+        "container:nosuch",
+        &bb(),
+        "true",
+    ])
+    .fails_with("No such container: nosuch");
+}
+per_user!(container_network, container_network);
+
+fn links(user: User) {
+    let sb = Sandbox::new(user);
+    sb.ok(&["network", "create", "ln"]);
+    // runcfg exposes 80/tcp and 53/udp and sets FOO and BAR.
+    sb.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "db",
+        "--network",
+        "ln",
+        "--entrypoint",
+        "sleep",
+        // Its user "app" (uid 1000) is not mapped for the user without subuids.
+        "-u",
+        "0",
+        &image("runcfg"),
+        "300",
+    ]);
+    let ip = inspect(
+        &sb,
+        "db",
+        "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
+    );
+    let id = inspect(&sb, "db", "{{.Id}}");
+    let o = sb.ok(&[
+        "run",
+        "--rm",
+        "--name",
+        "client",
+        "--network",
+        "ln",
+        "--link",
+        "db:pg",
+        &bb(),
+        "sh",
+        "-c",
+        "env | grep ^PG_ | sort; grep -w pg /etc/hosts",
+    ]);
+    let want = format!(
+        "PG_ENV_BAR=image\nPG_ENV_FOO=from-image\nPG_NAME=/client/pg\n\
+         PG_PORT=udp://{ip}:53\n\
+         PG_PORT_53_UDP=udp://{ip}:53\nPG_PORT_53_UDP_ADDR={ip}\nPG_PORT_53_UDP_PORT=53\nPG_PORT_53_UDP_PROTO=udp\n\
+         PG_PORT_80_TCP=tcp://{ip}:80\nPG_PORT_80_TCP_ADDR={ip}\nPG_PORT_80_TCP_PORT=80\nPG_PORT_80_TCP_PROTO=tcp\n\
+         {ip}\tpg db {}\n",
+        &id[..12]
+    );
+    assert_eq!(o.stdout(), want);
+    sb.run(&["run", "--rm", "--link", "db", &bb(), "true"])
+        .fails_with("--link needs a user network");
+    sb.run(&[
+        "run",
+        "--rm",
+        "--network",
+        "ln",
+        "--link",
+        "nosuch:x",
+        &bb(),
+        "true",
+    ])
+    .fails_with("could not get container for nosuch");
+    sb.ok(&["rm", "-f", "db"]);
+}
+per_user!(links, links);
