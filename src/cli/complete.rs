@@ -60,6 +60,9 @@ enum Kind {
     CopyPath,
     /// `box help COMMAND`.
     Commands,
+    /// User networks; for `run --network` also the built-in modes.
+    Networks,
+    NetworkModes,
 }
 
 /// Which argument of which (sub)command names what. Docker's choices: commands that
@@ -103,6 +106,13 @@ const ARGS: &[(&str, &str, Kind)] = &[
     ("image inspect", "images", Kind::Images),
     ("image ls", "repository", Kind::Images),
     ("help", "command", Kind::Commands),
+    ("run", "network", Kind::NetworkModes),
+    ("network rm", "networks", Kind::Networks),
+    ("network inspect", "networks", Kind::Networks),
+    ("network connect", "network", Kind::Networks),
+    ("network connect", "container", Kind::Containers),
+    ("network disconnect", "network", Kind::Networks),
+    ("network disconnect", "container", Kind::Containers),
 ];
 
 /// Gives the arguments in `ARGS` their completers. Rows whose argument is missing are
@@ -494,6 +504,22 @@ fn complete_names(kind: Kind, current: &OsStr) -> Vec<CompletionCandidate> {
                 out.extend(PathCompleter::any().complete(current));
             }
         }
+        Kind::Networks | Kind::NetworkModes => {
+            let mut all = names::networks();
+            if kind == Kind::NetworkModes {
+                all.extend(["none", "host", "pasta", "slirp4netns"].map(String::from));
+                all.extend(
+                    names::containers(Kind::Running, "")
+                        .into_iter()
+                        .map(|c| format!("container:{}", c.get_value().to_string_lossy())),
+                );
+            }
+            out = all
+                .into_iter()
+                .filter(|n| n.starts_with(cur))
+                .map(CompletionCandidate::new)
+                .collect();
+        }
         Kind::Commands => {
             use clap::CommandFactory;
             let cmd = super::Cli::command();
@@ -525,6 +551,17 @@ mod names {
 
     fn dirs() -> Option<Dirs> {
         Dirs::from_env().ok()
+    }
+
+    /// The user's network names.
+    pub fn networks() -> Vec<String> {
+        dirs()
+            .and_then(|d| boxc::network::user::Networks::open(&d.data).ok())
+            .and_then(|n| n.list().ok())
+            .unwrap_or_default()
+            .into_iter()
+            .map(|n| n.name)
+            .collect()
     }
 
     /// Names (and, once the word is a prefix of one, ids) of containers of `kind`.

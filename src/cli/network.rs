@@ -129,7 +129,7 @@ pub fn run(ctx: &Ctx, c: Command) -> Result<i32> {
         Command::Inspect(a) => inspect(ctx, &nets, a),
         Command::Connect(a) => connect(ctx, &nets, a),
         Command::Disconnect(a) => disconnect(ctx, &nets, a),
-        Command::Prune(a) => prune(ctx, &nets, a),
+        Command::Prune(a) => prune(ctx, a),
     }
 }
 
@@ -446,7 +446,7 @@ fn disconnect(ctx: &Ctx, nets: &Networks, a: DisconnectArgs) -> Result<i32> {
     Ok(0)
 }
 
-fn prune(ctx: &Ctx, nets: &Networks, a: PruneArgs) -> Result<i32> {
+fn prune(ctx: &Ctx, a: PruneArgs) -> Result<i32> {
     if !a.force
         && !super::image::confirm(
             "WARNING! This will remove all custom networks not used by at least one container.\nAre you sure you want to continue? [y/N] ",
@@ -454,6 +454,16 @@ fn prune(ctx: &Ctx, nets: &Networks, a: PruneArgs) -> Result<i32> {
     {
         return Ok(0);
     }
+    let deleted = prune_networks(ctx)?;
+    if !deleted.is_empty() {
+        print(&format!("Deleted Networks:\n{}\n", deleted.join("\n")));
+    }
+    Ok(0)
+}
+
+/// Removes every network no container is on; returns their names.
+pub fn prune_networks(ctx: &Ctx) -> Result<Vec<String>> {
+    let nets = Networks::open(&ctx.dirs.data)?;
     let specs = Containers::open(&ctx.dirs.data)?.specs();
     let mut deleted = Vec::new();
     for n in nets.list()? {
@@ -461,8 +471,5 @@ fn prune(ctx: &Ctx, nets: &Networks, a: PruneArgs) -> Result<i32> {
             deleted.push(n.name);
         }
     }
-    if !deleted.is_empty() {
-        print(&format!("Deleted Networks:\n{}\n", deleted.join("\n")));
-    }
-    Ok(0)
+    Ok(deleted)
 }

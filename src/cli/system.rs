@@ -52,7 +52,10 @@ pub fn run(ctx: &Ctx, c: Command) -> Result<i32> {
 }
 
 fn prune(ctx: &Ctx, a: PruneArgs) -> Result<i32> {
-    let mut what = vec!["all stopped containers"];
+    let mut what = vec![
+        "all stopped containers",
+        "all networks not used by at least one container",
+    ];
     if a.volumes {
         what.push("all anonymous volumes not used by at least one container");
     }
@@ -72,10 +75,12 @@ fn prune(ctx: &Ctx, a: PruneArgs) -> Result<i32> {
     // Containers first: the images they used are then unused. Image pruning enters
     // the user namespace, so it comes last.
     let (containers, container_bytes) = rm::prune_containers(ctx)?;
+    let networks = super::network::prune_networks(ctx)?;
     let (images, image_bytes) = image::prune_images(ctx, a.all)?;
     print(&format!(
-        "{}{}Total reclaimed space: {}\n",
+        "{}{}{}Total reclaimed space: {}\n",
         rm::deleted_list("Deleted Containers:", &containers),
+        rm::deleted_list("Deleted Networks:", &networks),
         rm::deleted_list("Deleted Images:", &images),
         human_size(container_bytes + image_bytes)
     ));
