@@ -258,10 +258,7 @@ impl Holder {
                 let mut w = fs::File::from(w);
                 let res = (|| {
                     if let Some(u) = &self.userns {
-                        nix::sched::setns(u, nix::sched::CloneFlags::CLONE_NEWUSER)
-                            .map_err(|e| format!("cannot join the holder's user namespace: {e}"))?;
-                        let _ = nix::unistd::setresgid(0.into(), 0.into(), 0.into());
-                        let _ = nix::unistd::setresuid(0.into(), 0.into(), 0.into());
+                        crate::runtime::userns::join(u)?;
                     }
                     f()
                 })();

@@ -347,10 +347,7 @@ fn spawn_joined(
             let mut child = Some(child);
             let mut run = || -> Result<(), String> {
                 if let Some(u) = join.userns() {
-                    nix::sched::setns(u, CloneFlags::CLONE_NEWUSER)
-                        .map_err(|e| format!("cannot join the user namespace: {e}"))?;
-                    let _ = nix::unistd::setresgid(0.into(), 0.into(), 0.into());
-                    let _ = nix::unistd::setresuid(0.into(), 0.into(), 0.into());
+                    userns::join(u)?;
                 }
                 if let Join::Container { netns, .. } = join {
                     nix::sched::setns(netns, CloneFlags::CLONE_NEWNET)
@@ -492,9 +489,7 @@ fn mount_fuse_overlayfs(
         sys::Forked::Child => {
             // In the helper: joins the container's namespaces, then becomes fuse-overlayfs.
             let joined = userns.as_ref().is_none_or(|u| {
-                nix::sched::setns(u, CloneFlags::CLONE_NEWUSER).is_ok()
-                    && nix::unistd::setresgid(0.into(), 0.into(), 0.into()).is_ok()
-                    && nix::unistd::setresuid(0.into(), 0.into(), 0.into()).is_ok()
+                userns::join(u).is_ok()
             }) && nix::sched::setns(&mntns, CloneFlags::CLONE_NEWNS).is_ok()
                 // It must not outlive the shim either (set after the ids changed).
                 && nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL).is_ok();
@@ -583,11 +578,7 @@ pub fn remove_as_container(
     match sys::fork()? {
         sys::Forked::Child => {
             let entered = match userns {
-                Some(ns) => {
-                    nix::sched::setns(ns, CloneFlags::CLONE_NEWUSER).is_ok()
-                        && nix::unistd::setresgid(0.into(), 0.into(), 0.into()).is_ok()
-                        && nix::unistd::setresuid(0.into(), 0.into(), 0.into()).is_ok()
-                }
+                Some(ns) => userns::join(ns).is_ok(),
                 None => userns::enter(idmap).is_ok(),
             };
             sys::exit_child(if entered && std::fs::remove_dir_all(dir).is_ok() {

@@ -218,6 +218,14 @@ fn static_name(h: &str) -> &'static str {
     }
 }
 
+/// Joins an existing user namespace (the caller must be single-threaded, and the
+/// owner of that namespace or above it) as its root: the user's own id is root there.
+pub fn join(ns: impl std::os::fd::AsFd) -> Result<(), String> {
+    nix::sched::setns(ns, CloneFlags::CLONE_NEWUSER)
+        .map_err(|e| format!("cannot join the user namespace: {e}"))?;
+    become_root().map_err(|e| e.to_string())
+}
+
 fn become_root() -> Result<(), UsernsError> {
     let root_g = nix::unistd::Gid::from_raw(0);
     let root_u = nix::unistd::Uid::from_raw(0);
