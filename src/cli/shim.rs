@@ -107,6 +107,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<i32> {
     let fuse = Cell::new(None);
     let mounts = RefCell::new(None);
     let net = RefCell::new(None::<boxc::network::helper::Helper>);
+    let dying = RefCell::new(None::<boxc::network::helper::Helper>);
     let rt = runtime_dir(ctx, &spec.id);
     let started_at = RefCell::new(None);
     let ran_since = Cell::new(Instant::now());
@@ -159,8 +160,11 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<i32> {
                 (*c, Some(m.clone()))
             }
         };
+        // Killed now, reaped once the status is out (or before a restart, which
+        // needs its ports).
         if let Some(n) = net.take() {
-            n.stop();
+            n.kill();
+            *dying.borrow_mut() = Some(n);
         }
         if let Some(f) = fuse.take() {
             // Its container is gone; its mount namespace goes with it. (SIGTERM is not
@@ -177,6 +181,9 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<i32> {
         );
         if again.get() {
             restarts.set(restarts.get() + 1);
+            if let Some(n) = dying.take() {
+                n.stop();
+            }
         }
         if spec.remove && !again.get() {
             // By its name now: `box rename` may have changed it meanwhile.
@@ -208,6 +215,9 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<i32> {
     let mut delay = Duration::ZERO;
     let code = loop {
         let ended = sup.run(&mut start, &mut finish);
+        if let Some(n) = dying.take() {
+            n.stop();
+        }
         // Only now, with the status reported, may the kernel unmount the container's tree.
         drop(mounts.take());
         let code = match ended.outcome {

@@ -302,8 +302,8 @@ per_user!(bind_mounts, bind_mounts);
 fn refusals() {
     let sb = Sandbox::new(User::Sub);
     sb.ok(&["pull", "-q", &bb()]);
-    sh(&sb, &["--network", "mynet"], "true").fails_with("network \"mynet\" not found");
-    sh(&sb, &["--network", "container:x"], "true").fails_with("not implemented yet");
+    sh(&sb, &["--network", "mynet"], "true").fails_with("network mynet not found");
+    sh(&sb, &["--network", "container:x"], "true").fails_with("No such container: x");
     sh(&sb, &["--security-opt", "apparmor=x"], "true").fails_with("unsupported --security-opt");
     sh(&sb, &["--cap-add", "bogus"], "true").fails_with("unknown capability");
     sb.run(&["run", "--pull", "never", &image("zstd"), "true"])
