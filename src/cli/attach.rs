@@ -240,6 +240,9 @@ pub fn run(ctx: &super::Ctx, a: Args) -> Result<i32> {
     let containers = boxc::container::Containers::open(&ctx.dirs.data)?;
     let id = containers.resolve(&a.container)?;
     let spec = containers.spec(&id)?;
+    // A shim that has reported the exit may still be finishing (reaping the network
+    // helper): it is leaving, not attachable.
+    containers.settle(&id);
     if !containers.shim_alive(&id) {
         anyhow::bail!("You cannot attach to a stopped container, start it first");
     }
