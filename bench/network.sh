@@ -41,7 +41,8 @@
 #      adds = the difference of the medians.
 # Tests 1-3 run XFER_RUNS / HTTP_RUNS rounds, each round going through all sides in turn (so
 # that a change of the machine's load falls on all of them); the summary takes the medians.
-# A failed transfer (a stall past XFER_TIMEOUT, a reset) is counted and shown, not fatal.
+# A failed transfer (no progress for XFER_STALL s, longer than XFER_TIMEOUT, a reset) is counted
+# and shown, not fatal, and left out of the medians.
 #
 # Goals (issue 5):  box (pasta) / podman >= 2 on throughput (tests 1 and 2),
 #                   box (pasta) / podman >= 1 on HTTP requests per second,
@@ -58,8 +59,10 @@
 #   sudo MB=64 XFER_RUNS=1 HTTP_SECONDS=2 HTTP_RUNS=1 RUNS=5 bench/network.sh   # a quick try
 # Environment knobs:
 #   MB=n                MiB per transfer in tests 1 and 2 (default 512)
-#   XFER_RUNS=n         transfers per side and test (default 5)
+#   XFER_RUNS=n         transfers per side and test (default 7)
 #   XFER_TIMEOUT=s      give up on one transfer after s seconds (default 60)
+#   XFER_STALL=s        ... or after s seconds without progress (default 20; TCP's retransmission
+#                       back-off reaches 13 s only after six losses of the same segment in a row)
 #   HTTP_SECONDS=s      length of one ab run (default 10);  HTTP_CONC=n  its connections (4)
 #   HTTP_RUNS=n         ab runs per side (default 3)
 #   RUNS=n              timed runs per command in test 4 (default 30), split over
@@ -79,8 +82,9 @@ set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 MB=${MB:-512}
-XFER_RUNS=${XFER_RUNS:-5}
+XFER_RUNS=${XFER_RUNS:-7}
 XFER_TIMEOUT=${XFER_TIMEOUT:-60}
+XFER_STALL=${XFER_STALL:-20}
 HTTP_SECONDS=${HTTP_SECONDS:-10}
 HTTP_CONC=${HTTP_CONC:-4}
 HTTP_RUNS=${HTTP_RUNS:-3}
@@ -108,7 +112,7 @@ for t in pasta slirp4netns podman hyperfine ab curl jq setpriv pgrep ss; do
 done
 [ -x "$PY" ] || die "missing $PY (apt-get install -y python3)"
 [ -x "$podman_as" ] || die "missing $podman_as (the shared podman wrapper)"
-for v in MB XFER_RUNS XFER_TIMEOUT HTTP_SECONDS HTTP_CONC HTTP_RUNS RUNS START_ROUNDS PORT_BASE; do
+for v in MB XFER_RUNS XFER_TIMEOUT XFER_STALL HTTP_SECONDS HTTP_CONC HTTP_RUNS RUNS START_ROUNDS PORT_BASE; do
   [[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "$v must be a positive integer"
 done
 case $BENCH_FS in loop|none) ;; *) die "BENCH_FS must be loop or none" ;; esac
@@ -160,16 +164,18 @@ rm -rf "$tmp"; mkdir -p "$tmp"
 cat > "$tmp/nettool.py" <<'EOF'
 import json, socket, sys, time
 
-def sink(port, nbytes, timeout):
-    """Listens on 127.0.0.1:PORT, says 'ready', counts NBYTES from one connection, answers
-    'ok N' and prints {"bytes", "seconds"} (first byte to last)."""
+def sink(port, nbytes, timeout, stall):
+    """Listens on 127.0.0.1:PORT, says 'ready', counts NBYTES from one connection (waiting at
+    most TIMEOUT s for it, giving up after STALL s without a byte, or TIMEOUT s in all),
+    answers 'ok N' and prints {"bytes", "seconds"} (first byte to last)."""
     ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     ls.bind(("127.0.0.1", port)); ls.listen(4); ls.settimeout(timeout)
     print("ready", flush=True)
     n, t0, t1 = 0, None, None
     try:
-        c, _ = ls.accept(); c.settimeout(timeout)
+        c, _ = ls.accept(); c.settimeout(stall)
+        deadline = time.monotonic() + timeout
         view = memoryview(bytearray(1 << 20))
         while n < nbytes:
             r = c.recv_into(view)
@@ -178,18 +184,21 @@ def sink(port, nbytes, timeout):
             if t0 is None:
                 t0 = time.monotonic()
             n += r
+            if time.monotonic() > deadline:
+                raise TimeoutError("%d s in all" % timeout)
         t1 = time.monotonic()
         c.sendall(b"ok %d\n" % n)
         c.close()
     except OSError as e:
-        print("sink: %s" % e, file=sys.stderr)
+        print("sink: %s after %d bytes" % (e or type(e).__name__, n), file=sys.stderr)
     t1 = t1 or time.monotonic()
     print(json.dumps({"bytes": n, "seconds": t1 - (t0 or t1)}), flush=True)
     sys.exit(0 if n >= nbytes else 1)
 
-def send(port, nbytes, timeout):
-    """Connects to 127.0.0.1:PORT until the peer says 'ready', sends NBYTES, waits for 'ok N'
-    and prints {"bytes" (as the peer counted them), "seconds"}."""
+def send(port, nbytes, timeout, stall):
+    """Connects to 127.0.0.1:PORT until the peer says 'ready' (for at most TIMEOUT s), sends
+    NBYTES, waits for 'ok N' and prints {"bytes" (as the peer counted them; -1 if it never
+    said), "seconds"}. Gives up after STALL s without progress, or TIMEOUT s in all."""
     deadline = time.monotonic() + timeout
     while True:
         try:
@@ -202,28 +211,31 @@ def send(port, nbytes, timeout):
         if time.monotonic() > deadline:
             sys.exit("no 'ready' from 127.0.0.1:%d in %d s" % (port, timeout))
         time.sleep(0.05)
-    s.settimeout(timeout)
+    s.settimeout(stall)
     chunk, left, answer = memoryview(bytes(1 << 20)), nbytes, b""
-    t0 = time.monotonic()
+    t0 = time.monotonic(); deadline = t0 + timeout
     try:
         while left > 0:
             left -= s.send(chunk[:min(left, len(chunk))])
+            if time.monotonic() > deadline:
+                raise TimeoutError("%d s in all" % timeout)
         while not answer.endswith(b"\n"):
             r = s.recv(64)
             if not r:
                 break
             answer += r
     except OSError as e:
-        print("send: %s" % e, file=sys.stderr)
+        print("send: %s with %d of %d bytes sent, answer %r" % (e or type(e).__name__,
+              nbytes - left, nbytes, answer), file=sys.stderr)
     t1 = time.monotonic()
     s.close()
-    got = int(answer.split()[1]) if answer.startswith(b"ok ") else nbytes - left if left else -1
+    got = int(answer.split()[1]) if answer.startswith(b"ok ") else -1
     print(json.dumps({"bytes": got, "seconds": t1 - t0}), flush=True)
     sys.exit(0 if got == nbytes else 1)
 
 if __name__ == "__main__":
-    mode, port, nbytes, timeout = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
-    {"sink": sink, "send": send}[mode](port, nbytes, timeout)
+    mode, port, nbytes, timeout, stall = sys.argv[1], *map(int, sys.argv[2:6])
+    {"sink": sink, "send": send}[mode](port, nbytes, timeout, stall)
 EOF
 
 # Every container started here goes, also on failure, before lib.sh's cleanup unmounts $W.
@@ -319,7 +331,7 @@ to_host() {
   local side=$1 bytes=$2 host=host.box.internal out=$tmp/sink.out sp rc=0
   case $side in podman*) host=10.0.2.2 ;; host) host=127.0.0.1 ;; esac
   : > "$out"
-  $PY -I "$tmp/nettool.py" sink "$PORT_BASE" "$bytes" "$XFER_TIMEOUT" > "$out" 2>"$tmp/sink.err" &
+  $PY -I "$tmp/nettool.py" sink "$PORT_BASE" "$bytes" "$XFER_TIMEOUT" "$XFER_STALL" > "$out" 2>"$tmp/sink.err" &
   sp=$!; host_pids=("$sp")
   for _ in $(seq 250); do grep -q ready "$out" && break; sleep 0.02; done
   grep -q ready "$out" || die "the host's sink did not start: $(cat "$tmp/sink.err")"
@@ -332,6 +344,8 @@ to_host() {
   [[ $res == '{'* ]] || res='{"bytes": -1, "seconds": 0}'
   [ "$rc" = 0 ] || echo "bench/network.sh: $side: container -> host transfer exited $rc:" \
     "$(grep -v 'not a shared mount' "$tmp/client.out" | tail -n 2)" >&2
+  [ "$(jq .bytes <<<"$res")" -ge "$bytes" ] || echo "bench/network.sh: $side: the host's sink:" \
+    "$(tail -n 1 "$tmp/sink.err")" >&2
 }
 say "sanity pass: 1 MiB container -> host for each side"
 for side in "${out_sides[@]}"; do
@@ -364,7 +378,7 @@ for side in "${sides[@]}"; do
 done
 for r in $(seq "$XFER_RUNS"); do
   for side in $(rotate "$r" "${sides[@]}"); do
-    res=$($PY -I "$tmp/nettool.py" send "$(side_port "$side" in)" "$nbytes" "$XFER_TIMEOUT" 2>"$tmp/send.err") \
+    res=$($PY -I "$tmp/nettool.py" send "$(side_port "$side" in)" "$nbytes" "$XFER_TIMEOUT" "$XFER_STALL" 2>"$tmp/send.err") \
       || echo "bench/network.sh: $side: host -> container transfer failed: $(cat "$tmp/send.err")" >&2
     [ -n "$res" ] || res='{"bytes": -1, "seconds": 0}'
     record in "$side" "$r" "$res"
@@ -510,6 +524,17 @@ def goal_line(label, vals, goal, op):
           "-" if ratio is None else "%.2f" % ratio, "%s %s: %s" % (op, goal, verdict)))
 for row in rows:
     goal_line(*row)
+fails = []
+for test, label in (("out", "container -> host"), ("in", "host -> container")):
+    for s in sides:
+        runs = mbps(test, s)
+        if None in runs:
+            fails.append("%s %s %d of %d" % (label, s, runs.count(None), len(runs)))
+for s in sides:
+    rr = [r for r in d["runs"] if r["test"] == "http" and r["side"] == s]
+    if any(r["rps"] is None for r in rr):
+        fails.append("HTTP %s %d of %d" % (s, sum(r["rps"] is None for r in rr), len(rr)))
+print("failed runs (left out of the medians): " + ("; ".join(fails) if fails else "none"))
 print(cols % ("start latency added, ms (median)", *[fmt(added[s]) for s in sides], "",
     "< 30 ms: %s" % ("PASS" if added["box"] < 30 else "MISS")))
 print("start, median ms: " + ", ".join("%s %.1f" % (n, ms(n)) for n in
