@@ -180,6 +180,7 @@ def sink(port, nbytes, timeout, stall):
         while n < nbytes:
             r = c.recv_into(view)
             if r == 0:
+                print("sink: the connection ended (EOF) after %d bytes" % n, file=sys.stderr)
                 break
             if t0 is None:
                 t0 = time.monotonic()
