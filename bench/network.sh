@@ -40,7 +40,8 @@
 #      + RUNS / START_ROUNDS timed runs of each command, rotated), times pooled. What a network
 #      adds = the difference of the medians.
 # Tests 1-3 run XFER_RUNS / HTTP_RUNS rounds, each round going through all sides in turn (so
-# that a change of the machine's load falls on all of them); the summary takes the medians.
+# that a change of the machine's load falls on all of them), each round starting one side later;
+# the summary takes the medians and prints every run.
 # A failed transfer (no progress for XFER_STALL s, longer than XFER_TIMEOUT, a reset) is counted
 # and shown, not fatal, and left out of the medians.
 #
@@ -56,7 +57,7 @@
 # test harness):
 #   sudo tests/run.sh --setup-only      # once, if 127.0.0.1:5000 is not up
 #   sudo bench/network.sh
-#   sudo MB=64 XFER_RUNS=1 HTTP_SECONDS=2 HTTP_RUNS=1 RUNS=5 bench/network.sh   # a quick try
+#   sudo MB=64 XFER_RUNS=1 HTTP_SECONDS=2 HTTP_RUNS=1 RUNS=4 START_ROUNDS=2 bench/network.sh  # quick
 # Environment knobs:
 #   MB=n                MiB per transfer in tests 1 and 2 (default 512)
 #   XFER_RUNS=n         transfers per side and test (default 7)
