@@ -31,7 +31,6 @@ fn helper_mode(name: &str) -> Result<Network, boxc::network::NetworkError> {
 }
 
 pub fn choose(ctx: &Ctx, values: &[String]) -> Result<NetChoice> {
-    let nets = user::Networks::open(&ctx.dirs.data)?;
     let mut builtin = None;
     let mut container = None;
     let mut users: Vec<UserNetwork> = Vec::new();
@@ -45,7 +44,7 @@ pub fn choose(ctx: &Ctx, values: &[String]) -> Result<NetChoice> {
             }
             Ok(m) => builtin = Some(m),
             Err(boxc::network::NetworkError::UnknownNetwork(_)) => {
-                let n = nets.get(v)?;
+                let n = user::Networks::open(&ctx.dirs.data)?.get(v)?;
                 if !users.iter().any(|u| u.id == n.id) {
                     users.push(n);
                 }

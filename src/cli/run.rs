@@ -282,11 +282,16 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<i32> {
         }
         // Addresses are handed out, and members' /etc/hosts rewritten, under the
         // network store's lock, until this container's spec is written.
-        let nets = boxc::network::user::Networks::open(&ctx.dirs.data)?;
         let _lock = (!net.user.is_empty() || !a.link.is_empty())
-            .then(|| nets.lock())
+            .then(|| boxc::network::user::Networks::open(&ctx.dirs.data)?.lock())
             .transpose()?;
-        let all = containers.specs();
+        // Every container's record, only when addresses are handed out: with many
+        // containers, reading them all would slow every plain `box run`.
+        let all = if net.user.is_empty() {
+            Vec::new()
+        } else {
+            containers.specs()
+        };
         let attachments = net.attach(&all, a.ip.as_deref(), &a.network_alias)?;
         let links = super::netopts::links(
             &containers,
