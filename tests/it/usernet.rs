@@ -156,7 +156,10 @@ fn user_networks(user: User) {
     sb.ok(&["network", "disconnect", "front", "c2"]);
     let hosts = sb.ok(&["exec", "web", "cat", "/etc/hosts"]).stdout();
     // By name and alias: the short ids are hex and may well contain "c2".
-    assert!(!hosts.contains("\tc2 ") && !hosts.contains(" cee "), "{hosts}");
+    assert!(
+        !hosts.contains("\tc2 ") && !hosts.contains(" cee "),
+        "{hosts}"
+    );
     let o = sb.ok(&["exec", "c2", "sh", "-c", "ip -o link | grep -c eth1; true"]);
     assert_eq!(o.stdout(), "0\n", "eth1 is gone");
     sb.run(&["network", "rm", "front"])
