@@ -162,20 +162,23 @@ fn setup(
 /// the host's /proc is still mounted (its `sys/net` is the writer's namespace's, which
 /// the container's root owns), before the container's own /proc is read-only.
 ///
-/// Why: pasta as Debian 12 ships it (2023-03) drops a segment from the container that
-/// it cannot pass on to the host at once, and leaves the recovery to the container's
-/// retransmission timer. For connections to the host's loopback it also lets the
-/// container send as much as the host-side receiver's window, far more than its own
-/// socket takes. A bulk transfer to the host then stalls for seconds at a time (the
-/// timer backs off from 200 ms to 3.2 s and beyond) and, after ~20 s of that, pasta
-/// resets it. The container's TCP peer is pasta on this same host, so a 5 ms floor for
-/// the timer (Linux 6.11+; older kernels lack the file and keep 200 ms) and a 1 MiB
-/// send buffer lose nothing: in `bench/network.sh` this turned 96-1560 MB/s, with
-/// resets, into a steady ~1 GB/s. Best effort: a container without them still works.
+/// Why: pasta as Debian 12 ships it (2023-03) drops segments from the container that
+/// it cannot pass on to the host at once, and for connections to the host's loopback
+/// it lets the container send as much as the host-side receiver's window, far more
+/// than its own socket takes. Nor does it acknowledge a retransmission of data it
+/// already has until something else changes, so the container's retransmission timer
+/// backs off without ever taking an RTT sample: 200 ms, 400 ms, ... 6.4 s, and after
+/// ~20 s of that pasta resets the connection. The container's TCP peer is pasta on
+/// this same host, so a 5 ms floor for that timer, a 1 s ceiling and a 1 MiB send
+/// buffer lose nothing. In `bench/network.sh` they turned 96-1560 MB/s, with resets,
+/// into a steady ~1.4 GB/s (bench/README.md). The two timer files are Linux 6.11 and
+/// 6.15; older kernels keep their defaults. Best effort: a container without them
+/// still works.
 fn tune_tcp_for_pasta() {
     for (file, value) in [
-        ("/proc/sys/net/ipv4/tcp_rto_min_us", "5000"),
         ("/proc/sys/net/ipv4/tcp_wmem", "4096 16384 1048576"),
+        ("/proc/sys/net/ipv4/tcp_rto_min_us", "5000"),
+        ("/proc/sys/net/ipv4/tcp_rto_max_ms", "1000"),
     ] {
         let _ = std::fs::write(file, value);
     }
