@@ -82,13 +82,15 @@ pub fn run(spec: &ContainerSpec, go: OwnedFd, report: OwnedFd, console: Option<O
         sys::exit_child(EXIT_START_FAILED);
     }
     drop(go);
-    let err = setup(spec, console).and_then(|(argv, env)| exec(spec, argv, env));
+    let mut report = Some(report);
+    let err = setup(spec, console).and_then(|(argv, env)| exec(spec, argv, env, &mut report));
     let e = match err {
         Ok(never) => match never {},
         Err(e) => e,
     };
-    let mut report = std::fs::File::from(report);
-    let _ = write!(report, "{}\t{e}", e.exit_code());
+    if let Some(report) = report {
+        let _ = write!(std::fs::File::from(report), "{}\t{e}", e.exit_code());
+    }
     sys::exit_child(e.exit_code())
 }
 
@@ -624,11 +626,14 @@ pub(crate) fn argv(args: &[String]) -> Result<Vec<CString>, InitError> {
 }
 
 /// Finds the program on the container's PATH and execs it; with `--init`, a small
-/// PID 1 stays behind to reap and forward signals.
+/// PID 1 stays behind to reap and forward signals. The shim takes the end of `report`
+/// (close-on-exec) as the sign that the command runs: with `--init`, PID 1 closes its
+/// copy once the command is forked off, and the command's copy goes with its exec.
 fn exec(
     spec: &ContainerSpec,
     argv: Vec<CString>,
     env: Vec<CString>,
+    report: &mut Option<OwnedFd>,
 ) -> Result<std::convert::Infallible, InitError> {
     let prog = &spec.process.args[0];
     let file_c = find_program(prog, &spec.process.env)?;
@@ -639,7 +644,8 @@ fn exec(
         nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL),
     )?;
     if spec.init {
-        return sys::init_and_exec(&file_c, &argv, &env).map_err(|e| exec_error(prog, e));
+        return sys::init_and_exec(&file_c, &argv, &env, || drop(report.take()))
+            .map_err(|e| exec_error(prog, e));
     }
     let e = nix::unistd::execve(&file_c, &argv, &env).unwrap_err();
     Err(exec_error(prog, e.into()))

@@ -162,10 +162,13 @@ pub fn loopback_up() -> io::Result<()> {
 
 /// `--init`: stays as PID 1, runs the command as its child, forwards every signal to
 /// it, reaps orphans, and exits with the command's status (128+N for signal N).
+/// `forked` runs in PID 1 once the child exists (to let go of what only the command's
+/// exec should keep open).
 pub fn init_and_exec(
     file: &std::ffi::CStr,
     argv: &[std::ffi::CString],
     env: &[std::ffi::CString],
+    forked: impl FnOnce(),
 ) -> io::Result<std::convert::Infallible> {
     use nix::sys::signal::{SigSet, SigmaskHow};
     use nix::sys::signalfd::{SfdFlags, SignalFd};
@@ -183,6 +186,7 @@ pub fn init_and_exec(
             })
         }
         Forked::Parent { child } => {
+            forked();
             let sfd = SignalFd::with_flags(&all, SfdFlags::SFD_CLOEXEC)?;
             loop {
                 let Some(info) = sfd.read_signal()? else {

@@ -528,3 +528,31 @@ fn seccomp_profile_file_and_pull_always() {
         o.both()
     );
 }
+
+/// `--init` detached: `box run -d` returns once the command runs (the init's PID 1
+/// stays, the shim must not wait for it), the command is PID 1's child, a stop goes
+/// through the init to the command, and a missing command is 127 as without `--init`.
+#[test]
+fn init_detached() {
+    let sb = Sandbox::new(User::Sub);
+    let id = sb
+        .ok(&["run", "-d", "--init", &bb(), "sleep", "300"])
+        .stdout();
+    let id = id.trim();
+    assert_eq!(
+        sb.ok(&["inspect", "-f", "{{.State.Status}}", id]).stdout(),
+        "running\n"
+    );
+    // PID 1 is box's init (without --init it would be the sleep itself).
+    let o = sb.ok(&["exec", id, "cat", "/proc/1/comm"]);
+    assert_eq!(o.stdout(), "box\n", "{}", o.both());
+    sb.ok(&["stop", "-t", "5", id]);
+    assert_eq!(
+        sb.ok(&["inspect", "-f", "{{.State.ExitCode}}", id])
+            .stdout(),
+        "143\n",
+        "SIGTERM reached sleep through the init"
+    );
+    let o = sb.run(&["run", "--rm", "--init", &bb(), "no-such-command"]);
+    assert_eq!(o.code(), 127, "{}", o.both());
+}
