@@ -25,9 +25,9 @@ pub fn run(a: &Args) -> Result<i32> {
     args.extend(a.command.iter().cloned());
     args.push("--help".into());
     match super::docs::command().try_get_matches_from(args) {
-        Err(e) => Ok(super::usage_error(e)),
+        Err(e) => Ok(super::usage::report(e)),
         // Only a command whose own flags swallow `--help` gets here.
-        Ok(_) => Ok(super::usage_error(super::docs::command().error(
+        Ok(_) => Ok(super::usage::report(super::docs::command().error(
             clap::error::ErrorKind::InvalidSubcommand,
             format!("no help for {:?}", a.command.join(" ")),
         ))),

@@ -26,6 +26,8 @@ pub enum Command {
     Inspect(InspectArgs),
     /// Remove unused images
     Prune(PruneArgs),
+    /// Build an image from a Dockerfile (not implemented yet)
+    Build(super::notyet::Args),
 }
 
 #[derive(clap::Args)]
@@ -55,6 +57,7 @@ pub fn run(ctx: &Ctx, c: Command) -> Result<i32> {
         Command::Tag(a) => tag::run(ctx, a),
         Command::Inspect(a) => inspect(ctx, a),
         Command::Prune(a) => prune(ctx, a),
+        Command::Build(_) => super::notyet::build(),
     }
 }
 

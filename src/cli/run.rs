@@ -512,9 +512,13 @@ fn write_etc_files(
 /// `-v`, `--mount` and `--tmpfs`, checked on the host side: bind sources must exist.
 fn parse_mounts(a: &Args) -> Result<Vec<Mount>> {
     let mut out = Vec::new();
+    let volume = |given: String, target: &str| super::notyet::NotImplemented::Volume {
+        given,
+        target: target.to_string(),
+    };
     let bind = |source: &str, target: &str, readonly: bool| -> Result<Mount> {
         if !source.starts_with('/') {
-            bail!("named volumes are not supported yet: {source:?} (give an absolute host path)");
+            bail!("invalid mount source {source:?}: it must be an absolute host path");
         }
         if !target.starts_with('/') {
             bail!("invalid mount target {target:?}: it must be an absolute path");
@@ -531,6 +535,13 @@ fn parse_mounts(a: &Args) -> Result<Vec<Mount>> {
     };
     for v in &a.volume {
         let parts: Vec<&str> = v.split(':').collect();
+        match parts.as_slice() {
+            [dst] | [dst, "ro" | "rw"] => return Err(volume(format!("-v {v}"), dst).into()),
+            [src, dst, ..] if super::notyet::is_volume_name(src) => {
+                return Err(volume(format!("-v {v}"), dst).into())
+            }
+            _ => {}
+        }
         let m = match parts.as_slice() {
             [src, dst] => bind(src, dst, false)?,
             [src, dst, "ro"] => bind(src, dst, true)?,
@@ -567,6 +578,7 @@ fn parse_mounts(a: &Args) -> Result<Vec<Mount>> {
                 destination: dst,
                 options: tmpfs_opts,
             },
+            Some("volume") => return Err(volume(format!("--mount {m}"), &dst).into()),
             Some(other) => bail!("mount type {other:?} is not supported (bind or tmpfs)"),
             None => bail!("--mount {m:?} needs a type (bind or tmpfs)"),
         });
