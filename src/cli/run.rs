@@ -344,6 +344,17 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<i32> {
             networks: attachments,
             net_container: net.container.clone(),
             links,
+            given: spec::Given {
+                cap_add: normalized_caps(&a.cap_add)?,
+                cap_drop: normalized_caps(&a.cap_drop)?,
+                publish_all: a.publish_all,
+                exposed_ports: image_cfg
+                    .exposed_ports
+                    .iter()
+                    .flat_map(|m| m.keys().cloned())
+                    .collect(),
+                detach: a.detach,
+            },
         };
         containers.write_spec(&spec)?;
         containers.write_state(&id, &State::created())?;
@@ -599,6 +610,15 @@ fn parse_mounts(a: &Args) -> Result<Vec<Mount>> {
         });
     }
     Ok(out)
+}
+
+/// `--cap-add`/`--cap-drop` as Docker keeps them: `CAP_X` or `ALL`, sorted, once each.
+fn normalized_caps(given: &[String]) -> Result<Vec<String>> {
+    let set = given
+        .iter()
+        .map(|c| caps::normalize(c))
+        .collect::<Result<std::collections::BTreeSet<_>, _>>()?;
+    Ok(set.into_iter().collect())
 }
 
 fn parse_security(a: &Args) -> Result<Security> {
