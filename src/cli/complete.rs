@@ -66,12 +66,14 @@ enum Kind {
 }
 
 /// Which argument of which (sub)command names what. Docker's choices: commands that
-/// need a running container offer running ones, `start` stopped ones.
+/// need a running container offer running ones (`port` too: only a running
+/// container's ports are published), `start` stopped ones.
 const ARGS: &[(&str, &str, Kind)] = &[
     ("run", "image", Kind::Images),
     ("exec", "container", Kind::Running),
     ("attach", "container", Kind::Running),
     ("top", "container", Kind::Running),
+    ("port", "container", Kind::Running),
     ("stop", "containers", Kind::Running),
     ("kill", "containers", Kind::Running),
     ("start", "containers", Kind::Stopped),
@@ -94,6 +96,13 @@ const ARGS: &[(&str, &str, Kind)] = &[
     ("container wait", "containers", Kind::Containers),
     ("container rename", "container", Kind::Containers),
     ("container inspect", "names", Kind::Containers),
+    ("container run", "image", Kind::Images),
+    ("container run", "network", Kind::NetworkModes),
+    ("container run", "link", Kind::Running),
+    ("container top", "container", Kind::Running),
+    ("container port", "container", Kind::Running),
+    ("container cp", "src", Kind::CopyPath),
+    ("container cp", "dest", Kind::CopyPath),
     ("pull", "image", Kind::Images),
     ("rmi", "images", Kind::Images),
     ("tag", "source", Kind::Images),
@@ -107,6 +116,7 @@ const ARGS: &[(&str, &str, Kind)] = &[
     ("image ls", "repository", Kind::Images),
     ("help", "command", Kind::Commands),
     ("run", "network", Kind::NetworkModes),
+    ("run", "link", Kind::Running),
     ("network rm", "networks", Kind::Networks),
     ("network inspect", "networks", Kind::Networks),
     ("network connect", "network", Kind::Networks),
@@ -193,6 +203,10 @@ fn candidates(
         words = split;
         index += 1;
     }
+    if let Some(at) = help_at(&words[..index]) {
+        // `box help container <TAB>`: the subcommands of what is named so far.
+        return commands(&words[at + 1..index], &words[index]);
+    }
     let current_is_flag = words[index].starts_with('-');
     let args: Vec<OsString> = words.into_iter().map(OsString::from).collect();
     let mut out = clap_complete::engine::complete(cmd, args, index, cwd).unwrap_or_default();
@@ -202,6 +216,37 @@ fn candidates(
         out.retain(|c| !is_flag(c));
     }
     out
+}
+
+/// Where `help` is in the words before the cursor, if it is box's command.
+fn help_at(before: &[String]) -> Option<usize> {
+    let mut i = 1;
+    while let Some(w) = before.get(i) {
+        match w.as_str() {
+            "--log-level" => i += 2,
+            w if w.starts_with('-') => i += 1,
+            "help" => return Some(i),
+            _ => return None,
+        }
+    }
+    None
+}
+
+/// The subcommands, starting with `cur`, of the command at `path` (`[]` for box).
+fn commands(path: &[String], cur: &str) -> Vec<CompletionCandidate> {
+    use clap::CommandFactory;
+    let root = super::Cli::command();
+    let mut cmd = &root;
+    for name in path {
+        match cmd.find_subcommand(name) {
+            Some(sub) => cmd = sub,
+            None => return Vec::new(),
+        }
+    }
+    cmd.get_subcommands()
+        .filter(|s| !s.is_hide_set() && s.get_name().starts_with(cur))
+        .map(|s| CompletionCandidate::new(s.get_name()).help(s.get_about().cloned()))
+        .collect()
 }
 
 fn help_line(c: &CompletionCandidate) -> Option<String> {
@@ -520,15 +565,8 @@ fn complete_names(kind: Kind, current: &OsStr) -> Vec<CompletionCandidate> {
                 .map(CompletionCandidate::new)
                 .collect();
         }
-        Kind::Commands => {
-            use clap::CommandFactory;
-            let cmd = super::Cli::command();
-            for s in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
-                if s.get_name().starts_with(cur) {
-                    out.push(CompletionCandidate::new(s.get_name()).help(s.get_about().cloned()));
-                }
-            }
-        }
+        // `candidates` answers for `help` itself, knowing the words before.
+        Kind::Commands => out = commands(&[], cur),
     }
     out
 }
@@ -690,6 +728,52 @@ mod tests {
         }
     }
 
+    /// Positional arguments that name nothing box keeps: a command and its
+    /// arguments, a new name, a port, ps options, a shell.
+    const FREE: &[(&str, &str)] = &[
+        ("run", "command"),
+        ("exec", "command"),
+        ("container run", "command"),
+        ("container exec", "command"),
+        ("rename", "new_name"),
+        ("container rename", "new_name"),
+        ("port", "port"),
+        ("container port", "port"),
+        ("top", "ps_options"),
+        ("container top", "ps_options"),
+        ("network create", "name"),
+        ("completion", "shell"),
+        ("volume", "args"),
+        ("build", "args"),
+        ("image build", "args"),
+    ];
+
+    /// Every argument that names a container, an image, a network or a command
+    /// completes names: a new command's arguments need a row in `ARGS` (or in `FREE`).
+    #[test]
+    fn every_positional_argument_completes() {
+        use clap::CommandFactory;
+        fn walk(cmd: &Command, path: &str, missing: &mut Vec<String>) {
+            for a in cmd.get_positionals() {
+                let id = a.get_id().as_str();
+                let known = ARGS.iter().any(|(p, arg, _)| *p == path && *arg == id)
+                    || FREE.iter().any(|(p, arg)| *p == path && *arg == id);
+                if !known {
+                    missing.push(format!("{path:?} {id:?}"));
+                }
+            }
+            for s in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
+                let sub = format!("{path} {}", s.get_name());
+                walk(s, sub.trim_start(), missing);
+            }
+        }
+        let mut cmd = super::super::Cli::command();
+        cmd.build();
+        let mut missing = Vec::new();
+        walk(&cmd, "", &mut missing);
+        assert!(missing.is_empty(), "no completion for {missing:#?}");
+    }
+
     #[test]
     fn lines_split_as_the_shell_does() {
         let (w, t) = split_line("box run --name=x 'a b' busybox:1");
@@ -723,6 +807,21 @@ mod tests {
         assert_eq!(values("box run --rest"), ["--restart"]);
         assert!(values("box ps --").contains(&"--all".to_string()));
         assert!(values("box container ").contains(&"prune".to_string()));
+    }
+
+    #[test]
+    fn help_completes_the_commands_named_so_far() {
+        let top = values("box help ");
+        assert!(top.contains(&"container".to_string()) && top.contains(&"run".to_string()));
+        let sub = values("box help container ");
+        assert!(
+            sub.contains(&"ls".to_string()) && sub.contains(&"top".to_string()),
+            "{sub:?}"
+        );
+        assert!(!sub.contains(&"container".to_string()), "{sub:?}");
+        assert_eq!(values("box help system d"), ["df"]);
+        assert_eq!(values("box --log-level debug help image bu"), ["build"]);
+        assert!(values("box help nope ").is_empty());
     }
 
     #[test]
