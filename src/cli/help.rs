@@ -24,13 +24,16 @@ pub fn run(a: &Args) -> Result<i32> {
     let mut args = vec!["box".to_string()];
     args.extend(a.command.iter().cloned());
     args.push("--help".into());
-    match super::docs::command().try_get_matches_from(args) {
-        Err(e) => Ok(super::usage::report(e)),
+    match super::docs::command().try_get_matches_from(&args) {
+        Err(e) => Ok(super::usage::report(e, &args)),
         // Only a command whose own flags swallow `--help` gets here.
-        Ok(_) => Ok(super::usage::report(super::docs::command().error(
-            clap::error::ErrorKind::InvalidSubcommand,
-            format!("no help for {:?}", a.command.join(" ")),
-        ))),
+        Ok(_) => Ok(super::usage::report(
+            super::docs::command().error(
+                clap::error::ErrorKind::InvalidSubcommand,
+                format!("no help for {:?}", a.command.join(" ")),
+            ),
+            &args,
+        )),
     }
 }
 
@@ -399,9 +402,18 @@ pub fn examples(path: &str) -> Vec<(&'static str, String)> {
         .collect()
 }
 
-/// Gives every command with examples an "Examples:" block at the end of `--help`.
+/// Gives every command with examples an "Examples:" block at the end of `--help`, and
+/// an alias's usage line its own spelling (`box container top CONTAINER ...`).
 pub fn with_examples(cmd: Command) -> Command {
     fn walk(mut cmd: Command, path: &str) -> Command {
+        if let Some((_, target)) = ALIASES.iter().find(|(a, _)| *a == path) {
+            if let Some(usage) = cmd.get_overridden_usage() {
+                let usage = usage
+                    .to_string()
+                    .replace(&format!("box {target} "), &format!("box {path} "));
+                cmd = cmd.override_usage(usage);
+            }
+        }
         let ex = examples(path);
         if !ex.is_empty() {
             let mut text = String::from("Examples:\n");

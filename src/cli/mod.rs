@@ -209,12 +209,13 @@ pub fn main() -> i32 {
             }
         };
     }
+    let args = command_after_positional(std::env::args().collect());
     let cli = match docs::command()
-        .try_get_matches_from(command_after_positional(std::env::args().collect()))
+        .try_get_matches_from(&args)
         .and_then(|m| <Cli as clap::FromArgMatches>::from_arg_matches(&m))
     {
         Ok(c) => c,
-        Err(e) => return usage::report(e),
+        Err(e) => return usage::report(e, &args),
     };
     use boxc::output::Level;
     boxc::output::set_log_level(match cli.log_level {

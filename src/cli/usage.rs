@@ -5,16 +5,17 @@
 //! status 125.
 //!
 //! The words come from clap's error context (which argument, which value), never
-//! from its rendered text; only the command's path is read from the usage line, the
-//! one place clap's error names it.
+//! from its rendered text; the command's path from the words typed, which clap's
+//! error does not always carry.
 
 use clap::error::{ContextKind, ContextValue, ErrorKind};
 use clap::Command;
 
 use super::EXIT_BOX_ERROR;
 
-/// Help and version go to stdout with status 0; anything else is a usage mistake.
-pub fn report(e: clap::Error) -> i32 {
+/// Help and version go to stdout with status 0; anything else is a usage mistake in
+/// `args` (the command line as parsed, `box` first).
+pub fn report(e: clap::Error, args: &[String]) -> i32 {
     if matches!(
         e.kind(),
         ErrorKind::DisplayHelp
@@ -24,7 +25,7 @@ pub fn report(e: clap::Error) -> i32 {
         super::print(&e.render().to_string());
         return 0;
     }
-    let path = command_path(&e);
+    let path = command_path(args);
     let (line, suggestion) = describe(&e, &path);
     super::error_line(&line);
     let see = format!("see '{} --help'", path.join(" "));
@@ -117,25 +118,27 @@ fn clap_line(e: &clap::Error) -> String {
     format!("{first} {}", names.join(" "))
 }
 
-/// `box`, `box ps`, `box container ls`: the command whose parsing failed, from the
-/// usage line clap gives every parse error.
-fn command_path(e: &clap::Error) -> Vec<String> {
-    let usage = match e.get(ContextKind::Usage) {
-        Some(ContextValue::StyledStr(s)) => s.to_string(),
-        _ => String::new(),
-    };
-    let words: Vec<String> = usage
-        .trim_start()
-        .trim_start_matches("Usage:")
-        .split_whitespace()
-        .take_while(|w| !w.starts_with(['[', '<', '-']))
-        .map(str::to_string)
-        .collect();
-    if words.is_empty() {
-        vec!["box".into()]
-    } else {
-        words
+/// `box`, `box ps`, `box container ls`: the command whose parsing failed, as far as
+/// the words name commands (box's own flags and their values skipped).
+fn command_path(args: &[String]) -> Vec<String> {
+    use clap::CommandFactory;
+    let root = super::Cli::command();
+    let mut cmd = &root;
+    let mut path = vec!["box".to_string()];
+    let mut words = args.iter().skip(1);
+    while let Some(w) = words.next() {
+        if w == "--log-level" {
+            words.next();
+        } else if w.starts_with('-') {
+            continue;
+        } else if let Some(sub) = cmd.find_subcommand(w) {
+            path.push(w.clone());
+            cmd = sub;
+        } else {
+            break;
+        }
     }
+    path
 }
 
 /// The definition of the command at `path` (`["box", "container", "ls"]`).
@@ -200,12 +203,12 @@ mod tests {
 
     /// The error line and the hint for a command line.
     fn mistake(line: &str) -> (String, String) {
-        let words: Vec<&str> = line.split(' ').collect();
+        let words: Vec<String> = line.split(' ').map(str::to_string).collect();
         let e = super::super::docs::command()
-            .try_get_matches_from(words)
+            .try_get_matches_from(&words)
             .err()
             .unwrap_or_else(|| panic!("{line} parses"));
-        let path = command_path(&e);
+        let path = command_path(&words);
         let (l, s) = describe(&e, &path);
         (l, format!("{} / {}", path.join(" "), s.unwrap_or_default()))
     }
@@ -259,5 +262,15 @@ mod tests {
             "invalid argument \"x\" for \"--last\" flag: invalid digit found in string"
         );
         assert_eq!(mistake("box ps -n").0, "flag needs an argument: --last");
+        assert_eq!(mistake("box logs --tail").1, "box logs / ");
+        assert_eq!(
+            mistake("box --log-level info container ls x").1,
+            "box container ls / "
+        );
+        assert_eq!(mistake("box logs --tail").1, "box logs / ");
+        assert_eq!(
+            mistake("box --log-level info container ls x").1,
+            "box container ls / "
+        );
     }
 }

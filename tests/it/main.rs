@@ -5,6 +5,7 @@
 #[macro_use]
 mod harness;
 mod cli;
+mod completion;
 mod cp;
 mod exec;
 mod format;
