@@ -10,6 +10,7 @@ mod cp;
 mod exec;
 mod format;
 mod images;
+mod inspect;
 mod lifecycle;
 mod network;
 mod pull;
