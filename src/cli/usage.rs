@@ -267,10 +267,5 @@ mod tests {
             mistake("box --log-level info container ls x").1,
             "box container ls / "
         );
-        assert_eq!(mistake("box logs --tail").1, "box logs / ");
-        assert_eq!(
-            mistake("box --log-level info container ls x").1,
-            "box container ls / "
-        );
     }
 }
