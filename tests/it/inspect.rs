@@ -50,6 +50,56 @@ fn human(n: u64) -> String {
     format!("{s}{}", units[i])
 }
 
+/// Fields whose values are maps (their keys are data, not fields).
+const MAPS: &[&str] = &[
+    "Labels",
+    "Networks",
+    "Ports",
+    "PortBindings",
+    "ExposedPorts",
+    "Tmpfs",
+    "Volumes",
+    "IndexConfigs",
+    "Runtimes",
+    "Helpers",
+];
+
+/// Every field of `whole`, and every field of its struct-valued fields, rendered by
+/// `{{json .A}}` and `{{json .A.B}}` in one template (`args` with `{}` for it), is
+/// the value the JSON has.
+fn every_field_renders(sb: &Sandbox, args: &[&str], whole: &Value, skip: &[&str]) {
+    let mut fields = Vec::new();
+    for (k, v) in whole.as_object().unwrap() {
+        if skip.contains(&k.as_str()) {
+            continue;
+        }
+        fields.push((format!(".{k}"), v));
+        match v {
+            Value::Object(m) if !MAPS.contains(&k.as_str()) => {
+                fields.extend(m.iter().map(|(k2, v2)| (format!(".{k}.{k2}"), v2)));
+            }
+            _ => {}
+        }
+    }
+    let template: String = fields
+        .iter()
+        .map(|(f, _)| format!("{{{{json {f}}}}}\n"))
+        .collect();
+    let args: Vec<&str> = args
+        .iter()
+        .map(|a| if *a == "{}" { template.as_str() } else { a })
+        .collect();
+    let out = sb.ok(&args).stdout();
+    let lines: Vec<&str> = out.lines().filter(|l| !l.is_empty()).collect();
+    assert_eq!(lines.len(), fields.len(), "{out}");
+    for ((field, want), line) in fields.iter().zip(lines) {
+        let got: Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("{field}: {line}: {e}"));
+        assert_eq!(&&got, want, "{{{{json {field}}}}}");
+    }
+    assert!(fields.len() > 10, "{fields:?}");
+}
+
 fn container_fields(user: User) {
     let sb = Sandbox::new(user);
     // slirp4netns: its addresses are fixed (pasta copies the host's: below).
@@ -200,6 +250,8 @@ fn container_fields(user: User) {
     assert_eq!(file("HostnamePath"), "myhost\n");
     assert!(Path::new(v["LogPath"].as_str().unwrap()).exists());
 
+    every_field_renders(&sb, &["inspect", "-f", "{}", "full"], &v, &[]);
+
     // Through templates, nil lists and maps print as Go's.
     assert_eq!(
         template(
@@ -274,6 +326,7 @@ fn container_fields(user: User) {
     );
 
     let v = inspect(&sb, &["plain"]);
+    every_field_renders(&sb, &["inspect", "-f", "{}", "plain"], &v, &[]);
     let hc = &v["HostConfig"];
     for (k, want) in [
         ("CapAdd", Value::Null),
@@ -511,6 +564,7 @@ fn image_inspect_fields() {
     let f = fixture("busybox");
     let v: Value = serde_json::from_str(&sb.ok(&["image", "inspect", &bb()]).stdout()).unwrap();
     let v = &v[0];
+    every_field_renders(&sb, &["image", "inspect", "-f", "{}", &bb()], v, &[]);
     assert_eq!(v["Id"], f["config"]);
     assert_eq!(v["RepoTags"], json!([bb()]));
     assert_eq!(
@@ -605,6 +659,7 @@ fn info_fields() {
     for user in [User::Sub, User::Root] {
         let sb = Sandbox::new(user);
         let v: Value = serde_json::from_str(&sb.ok(&["info", "-f", "json"]).stdout()).unwrap();
+        every_field_renders(&sb, &["info", "-f", "{}"], &v, &["SystemTime"]);
         let id = v["ID"].as_str().unwrap();
         assert_eq!(id.len(), 36, "a UUID: {id}");
         assert_eq!(id.matches('-').count(), 4, "{id}");
