@@ -10,6 +10,7 @@ mod cp;
 mod exec;
 mod format;
 mod images;
+mod info;
 mod inspect;
 mod lifecycle;
 mod network;
