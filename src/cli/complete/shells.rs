@@ -23,6 +23,15 @@ fn continues(value: &str) -> bool {
     value.ends_with(['/', ':', '='])
 }
 
+/// A stub with box's names in: the variable, the binary, the program to ask.
+fn stub(script: &str, var: &str, bin: &str, completer: &str) -> Vec<u8> {
+    script
+        .replace("VAR", var)
+        .replace("COMPLETER", completer)
+        .replace("BIN", bin)
+        .into_bytes()
+}
+
 pub(super) struct Bash;
 
 impl EnvCompleter for Bash {
@@ -54,13 +63,7 @@ _box() {
 }
 complete -o nosort -F _box BIN 2>/dev/null || complete -F _box BIN
 "#;
-        buf.write_all(
-            script
-                .replace("VAR", var)
-                .replace("COMPLETER", completer)
-                .replace("BIN", bin)
-                .as_bytes(),
-        )
+        buf.write_all(&stub(script, var, bin, completer))
     }
     fn write_complete(
         &self,
@@ -195,13 +198,7 @@ else
     compdef _box BIN
 fi
 "#;
-        buf.write_all(
-            script
-                .replace("VAR", var)
-                .replace("COMPLETER", completer)
-                .replace("BIN", bin)
-                .as_bytes(),
-        )
+        buf.write_all(&stub(script, var, bin, completer))
     }
     fn write_complete(
         &self,
