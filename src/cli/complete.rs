@@ -29,20 +29,25 @@
 //! `ARGS`; the test `every_completed_argument_exists` keeps the rows honest.
 
 use std::ffi::{OsStr, OsString};
-use std::io::Write;
 use std::path::Path;
 
 use clap::Command;
 use clap_complete::engine::{
     ArgValueCompleter, CompletionCandidate, PathCompleter, ValueCompleter,
 };
-use clap_complete::env::{EnvCompleter, Fish, Shells};
+use clap_complete::env::{EnvCompleter, Shells};
 use clap_complete::CompleteEnv;
 
 use boxc::config::{Config, Dirs};
 use boxc::container::Containers;
 use boxc::image::reference::familiar;
 use boxc::image::store::{short_id, Store};
+
+mod shells;
+
+#[cfg(test)]
+pub(super) use shells::split_line;
+use shells::{Bash, FishShell, Zsh};
 
 /// The variable that turns a run of box into a completion request.
 const VAR: &str = "BOX_COMPLETE";
@@ -66,12 +71,14 @@ enum Kind {
 }
 
 /// Which argument of which (sub)command names what. Docker's choices: commands that
-/// need a running container offer running ones, `start` stopped ones.
+/// need a running container offer running ones (`port` too: only a running
+/// container's ports are published), `start` stopped ones.
 const ARGS: &[(&str, &str, Kind)] = &[
     ("run", "image", Kind::Images),
     ("exec", "container", Kind::Running),
     ("attach", "container", Kind::Running),
     ("top", "container", Kind::Running),
+    ("port", "container", Kind::Running),
     ("stop", "containers", Kind::Running),
     ("kill", "containers", Kind::Running),
     ("start", "containers", Kind::Stopped),
@@ -94,6 +101,13 @@ const ARGS: &[(&str, &str, Kind)] = &[
     ("container wait", "containers", Kind::Containers),
     ("container rename", "container", Kind::Containers),
     ("container inspect", "names", Kind::Containers),
+    ("container run", "image", Kind::Images),
+    ("container run", "network", Kind::NetworkModes),
+    ("container run", "link", Kind::Running),
+    ("container top", "container", Kind::Running),
+    ("container port", "container", Kind::Running),
+    ("container cp", "src", Kind::CopyPath),
+    ("container cp", "dest", Kind::CopyPath),
     ("pull", "image", Kind::Images),
     ("rmi", "images", Kind::Images),
     ("tag", "source", Kind::Images),
@@ -107,6 +121,7 @@ const ARGS: &[(&str, &str, Kind)] = &[
     ("image ls", "repository", Kind::Images),
     ("help", "command", Kind::Commands),
     ("run", "network", Kind::NetworkModes),
+    ("run", "link", Kind::Running),
     ("network rm", "networks", Kind::Networks),
     ("network inspect", "networks", Kind::Networks),
     ("network connect", "network", Kind::Networks),
@@ -193,6 +208,10 @@ fn candidates(
         words = split;
         index += 1;
     }
+    if let Some(at) = help_at(&words[..index]) {
+        // `box help container <TAB>`: the subcommands of what is named so far.
+        return commands(&words[at + 1..index], &words[index]);
+    }
     let current_is_flag = words[index].starts_with('-');
     let args: Vec<OsString> = words.into_iter().map(OsString::from).collect();
     let mut out = clap_complete::engine::complete(cmd, args, index, cwd).unwrap_or_default();
@@ -204,279 +223,35 @@ fn candidates(
     out
 }
 
-fn help_line(c: &CompletionCandidate) -> Option<String> {
-    c.get_help()
-        .map(|h| h.to_string().lines().next().unwrap_or_default().to_string())
-        .filter(|h| !h.is_empty())
-}
-
-/// Values that the user goes on typing after (a directory, `CONTAINER:`, `--opt=`):
-/// no space after them.
-fn continues(value: &str) -> bool {
-    value.ends_with(['/', ':', '='])
-}
-
-struct Bash;
-
-impl EnvCompleter for Bash {
-    fn name(&self) -> &'static str {
-        "bash"
-    }
-    fn is(&self, name: &str) -> bool {
-        name == "bash"
-    }
-    fn write_registration(
-        &self,
-        var: &str,
-        _name: &str,
-        bin: &str,
-        completer: &str,
-        buf: &mut dyn Write,
-    ) -> std::io::Result<()> {
-        let script = r#"# bash completion for box(1), from `box completion bash`. box itself answers
-# each TAB (VAR=bash box -- LINE WORD), from its flags and the user's own
-# containers and images; bash's COMP_WORDS are not used, since bash splits
-# repo:tag and --opt=value apart.
-_box() {
-    local IFS=$'\013'
-    COMPREPLY=($(VAR=bash "COMPLETER" -- "${COMP_LINE:0:COMP_POINT}" "$2" 2>/dev/null))
-    if [[ ${#COMPREPLY[@]} -eq 1 && ${COMPREPLY[0]} == *[/:=] ]]; then
-        compopt -o nospace 2>/dev/null
-    fi
-    return 0
-}
-complete -o nosort -F _box BIN 2>/dev/null || complete -F _box BIN
-"#;
-        buf.write_all(
-            script
-                .replace("VAR", var)
-                .replace("COMPLETER", completer)
-                .replace("BIN", bin)
-                .as_bytes(),
-        )
-    }
-    fn write_complete(
-        &self,
-        cmd: &mut Command,
-        args: Vec<OsString>,
-        current_dir: Option<&Path>,
-        buf: &mut dyn Write,
-    ) -> std::io::Result<()> {
-        let line = args.first().map(|a| a.to_string_lossy().into_owned());
-        let bash_word = args.get(1).map(|a| a.to_string_lossy().into_owned());
-        let (words, typed) = split_line(&line.unwrap_or_default());
-        let bash_word = bash_word.unwrap_or_default();
-        // Bash replaces only its own last word, which starts after the last `:` or `=`;
-        // what comes before it in the word as typed stays and is cut off the answers.
-        let keep = typed
-            .strip_suffix(bash_word.as_str())
-            .unwrap_or_default()
-            .to_string();
-        let quoted = typed.starts_with(['\'', '"']);
-        let index = words.len() - 1;
-        let mut first = true;
-        for c in candidates(cmd, words, index, current_dir) {
-            let value = c.get_value().to_string_lossy();
-            let Some(rest) = value.strip_prefix(keep.as_str()) else {
-                continue;
-            };
-            if !first {
-                buf.write_all(b"\x0b")?;
-            }
-            first = false;
-            let rest = if quoted {
-                rest.to_string()
-            } else {
-                bash_escape(rest)
-            };
-            buf.write_all(rest.as_bytes())?;
+/// Where `help` is in the words before the cursor, if it is box's command.
+fn help_at(before: &[String]) -> Option<usize> {
+    let mut i = 1;
+    while let Some(w) = before.get(i) {
+        match w.as_str() {
+            "--log-level" => i += 2,
+            w if w.starts_with('-') => i += 1,
+            "help" => return Some(i),
+            _ => return None,
         }
-        Ok(())
     }
+    None
 }
 
-/// Backslashes before what the shell would otherwise read as syntax (a space in a path).
-fn bash_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        if " \t\n'\"\\$`()&;|<>*?[]!#{}".contains(c) {
-            out.push('\\');
+/// The subcommands, starting with `cur`, of the command at `path` (`[]` for box).
+fn commands(path: &[String], cur: &str) -> Vec<CompletionCandidate> {
+    use clap::CommandFactory;
+    let root = super::Cli::command();
+    let mut cmd = &root;
+    for name in path {
+        match cmd.find_subcommand(name) {
+            Some(sub) => cmd = sub,
+            None => return Vec::new(),
         }
-        out.push(c);
     }
-    out
-}
-
-/// Splits the command line up to the cursor as the shell would, as far as completion
-/// needs: the words without their quotes and backslashes, the last one being the word
-/// completed ("" after a space), and that last word as typed.
-pub(super) fn split_line(line: &str) -> (Vec<String>, String) {
-    let mut words = Vec::new();
-    let mut word = String::new();
-    let mut typed = String::new();
-    let mut in_word = false;
-    let mut quote: Option<char> = None;
-    let mut chars = line.chars();
-    while let Some(c) = chars.next() {
-        match (quote, c) {
-            (None, ' ' | '\t' | '\n') => {
-                if in_word {
-                    words.push(std::mem::take(&mut word));
-                    typed.clear();
-                    in_word = false;
-                }
-                continue;
-            }
-            (None, '\'' | '"') => quote = Some(c),
-            (Some(q), c) if c == q => quote = None,
-            (None | Some('"'), '\\') => {
-                typed.push(c);
-                if let Some(next) = chars.next() {
-                    typed.push(next);
-                    word.push(next);
-                }
-                in_word = true;
-                continue;
-            }
-            _ => word.push(c),
-        }
-        typed.push(c);
-        in_word = true;
-    }
-    words.push(word);
-    (words, typed)
-}
-
-struct Zsh;
-
-impl EnvCompleter for Zsh {
-    fn name(&self) -> &'static str {
-        "zsh"
-    }
-    fn is(&self, name: &str) -> bool {
-        name == "zsh"
-    }
-    fn write_registration(
-        &self,
-        var: &str,
-        _name: &str,
-        bin: &str,
-        completer: &str,
-        buf: &mut dyn Write,
-    ) -> std::io::Result<()> {
-        let script = r#"#compdef BIN
-# zsh completion for box(1), from `box completion zsh`. box itself answers
-# each TAB (VAR=zsh box -- WORDS), from its flags and the user's own
-# containers and images. Works sourced and autoloaded from $fpath.
-_box() {
-    local -a answers spaced unspaced
-    local a
-    answers=("${(@f)$(VAR=zsh _CLAP_COMPLETE_INDEX=$((CURRENT - 1)) "COMPLETER" -- "${words[@]}" 2>/dev/null)}")
-    for a in "${answers[@]}"; do
-        case $a in
-            S*) spaced+=("${a#S}") ;;
-            N*) unspaced+=("${a#N}") ;;
-        esac
-    done
-    (( ${#spaced} )) && _describe -V values spaced
-    (( ${#unspaced} )) && _describe -V values unspaced -S ''
-    return 0
-}
-if [ "$funcstack[1]" = "_box" ]; then
-    _box "$@"
-else
-    compdef _box BIN
-fi
-"#;
-        buf.write_all(
-            script
-                .replace("VAR", var)
-                .replace("COMPLETER", completer)
-                .replace("BIN", bin)
-                .as_bytes(),
-        )
-    }
-    fn write_complete(
-        &self,
-        cmd: &mut Command,
-        args: Vec<OsString>,
-        current_dir: Option<&Path>,
-        buf: &mut dyn Write,
-    ) -> std::io::Result<()> {
-        let index: usize = std::env::var("_CLAP_COMPLETE_INDEX")
-            .ok()
-            .and_then(|i| i.parse().ok())
-            .unwrap_or(args.len().saturating_sub(1));
-        let words = args
-            .iter()
-            .map(|a| a.to_string_lossy().into_owned())
-            .collect();
-        for c in candidates(cmd, words, index, current_dir) {
-            let value = c.get_value().to_string_lossy();
-            // One answer a line: S or N (space after it or not), the value with `:`
-            // escaped for _describe, then `:help`.
-            let mut line = String::from(if continues(&value) { "N" } else { "S" });
-            line.push_str(&value.replace('\\', "\\\\").replace(':', "\\:"));
-            if let Some(h) = help_line(&c) {
-                line.push(':');
-                line.push_str(&h);
-            }
-            line.push('\n');
-            buf.write_all(line.as_bytes())?;
-        }
-        Ok(())
-    }
-}
-
-/// clap's fish stub, with box's answers.
-struct FishShell;
-
-impl EnvCompleter for FishShell {
-    fn name(&self) -> &'static str {
-        "fish"
-    }
-    fn is(&self, name: &str) -> bool {
-        name == "fish"
-    }
-    fn write_registration(
-        &self,
-        var: &str,
-        name: &str,
-        bin: &str,
-        completer: &str,
-        buf: &mut dyn Write,
-    ) -> std::io::Result<()> {
-        writeln!(
-            buf,
-            "# fish completion for box(1), from `box completion fish`. box itself answers\n\
-             # each TAB ({var}=fish box -- WORDS), from its flags and the user's own\n\
-             # containers and images."
-        )?;
-        Fish.write_registration(var, name, bin, completer, buf)
-    }
-    fn write_complete(
-        &self,
-        cmd: &mut Command,
-        args: Vec<OsString>,
-        current_dir: Option<&Path>,
-        buf: &mut dyn Write,
-    ) -> std::io::Result<()> {
-        let index = args.len().saturating_sub(1);
-        let words = args
-            .iter()
-            .map(|a| a.to_string_lossy().into_owned())
-            .collect();
-        for c in candidates(cmd, words, index, current_dir) {
-            let mut line = c.get_value().to_string_lossy().into_owned();
-            if let Some(h) = help_line(&c) {
-                line.push('\t');
-                line.push_str(&h);
-            }
-            line.push('\n');
-            buf.write_all(line.as_bytes())?;
-        }
-        Ok(())
-    }
+    cmd.get_subcommands()
+        .filter(|s| !s.is_hide_set() && s.get_name().starts_with(cur))
+        .map(|s| CompletionCandidate::new(s.get_name()).help(s.get_about().cloned()))
+        .collect()
 }
 
 /// Candidates for an argument of `kind` that start with `current`.
@@ -520,15 +295,8 @@ fn complete_names(kind: Kind, current: &OsStr) -> Vec<CompletionCandidate> {
                 .map(CompletionCandidate::new)
                 .collect();
         }
-        Kind::Commands => {
-            use clap::CommandFactory;
-            let cmd = super::Cli::command();
-            for s in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
-                if s.get_name().starts_with(cur) {
-                    out.push(CompletionCandidate::new(s.get_name()).help(s.get_about().cloned()));
-                }
-            }
-        }
+        // `candidates` answers for `help` itself, knowing the words before.
+        Kind::Commands => out = commands(&[], cur),
     }
     out
 }
@@ -690,19 +458,50 @@ mod tests {
         }
     }
 
+    /// Positional arguments that name nothing box keeps: a command and its
+    /// arguments, a new name, a port, ps options, a shell.
+    const FREE: &[(&str, &str)] = &[
+        ("run", "command"),
+        ("exec", "command"),
+        ("container run", "command"),
+        ("container exec", "command"),
+        ("rename", "new_name"),
+        ("container rename", "new_name"),
+        ("port", "port"),
+        ("container port", "port"),
+        ("top", "ps_options"),
+        ("container top", "ps_options"),
+        ("network create", "name"),
+        ("completion", "shell"),
+        ("volume", "args"),
+        ("build", "args"),
+        ("image build", "args"),
+    ];
+
+    /// Every argument that names a container, an image, a network or a command
+    /// completes names: a new command's arguments need a row in `ARGS` (or in `FREE`).
     #[test]
-    fn lines_split_as_the_shell_does() {
-        let (w, t) = split_line("box run --name=x 'a b' busybox:1");
-        assert_eq!(w, ["box", "run", "--name=x", "a b", "busybox:1"]);
-        assert_eq!(t, "busybox:1");
-        let (w, t) = split_line("box rm ");
-        assert_eq!(w, ["box", "rm", ""]);
-        assert_eq!(t, "");
-        let (w, t) = split_line(r"box cp my\ fi");
-        assert_eq!(w, ["box", "cp", "my fi"]);
-        assert_eq!(t, r"my\ fi");
-        let (w, _) = split_line("box rm 'unfinished");
-        assert_eq!(w, ["box", "rm", "unfinished"]);
+    fn every_positional_argument_completes() {
+        use clap::CommandFactory;
+        fn walk(cmd: &Command, path: &str, missing: &mut Vec<String>) {
+            for a in cmd.get_positionals() {
+                let id = a.get_id().as_str();
+                let known = ARGS.iter().any(|(p, arg, _)| *p == path && *arg == id)
+                    || FREE.iter().any(|(p, arg)| *p == path && *arg == id);
+                if !known {
+                    missing.push(format!("{path:?} {id:?}"));
+                }
+            }
+            for s in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
+                let sub = format!("{path} {}", s.get_name());
+                walk(s, sub.trim_start(), missing);
+            }
+        }
+        let mut cmd = super::super::Cli::command();
+        cmd.build();
+        let mut missing = Vec::new();
+        walk(&cmd, "", &mut missing);
+        assert!(missing.is_empty(), "no completion for {missing:#?}");
     }
 
     fn values(words: &str) -> Vec<String> {
@@ -723,6 +522,21 @@ mod tests {
         assert_eq!(values("box run --rest"), ["--restart"]);
         assert!(values("box ps --").contains(&"--all".to_string()));
         assert!(values("box container ").contains(&"prune".to_string()));
+    }
+
+    #[test]
+    fn help_completes_the_commands_named_so_far() {
+        let top = values("box help ");
+        assert!(top.contains(&"container".to_string()) && top.contains(&"run".to_string()));
+        let sub = values("box help container ");
+        assert!(
+            sub.contains(&"ls".to_string()) && sub.contains(&"top".to_string()),
+            "{sub:?}"
+        );
+        assert!(!sub.contains(&"container".to_string()), "{sub:?}");
+        assert_eq!(values("box help system d"), ["df"]);
+        assert_eq!(values("box --log-level debug help image bu"), ["build"]);
+        assert!(values("box help nope ").is_empty());
     }
 
     #[test]

@@ -1,9 +1,10 @@
 //! `box container SUBCOMMAND`: Docker's management-command spelling of the container
-//! commands (`box container ls` is `box ps`, and so on).
+//! commands (`box container ls` is `box ps`, and so on): the same arguments and the
+//! same code. `container create` is absent, as `box create` is.
 
 use anyhow::Result;
 
-use super::{attach, exec, inspect, logs, ps, rename, rm, start, stop, wait, Ctx};
+use super::{attach, cp, exec, inspect, logs, port, ps, rename, rm, start, stop, top, wait, Ctx};
 
 #[derive(clap::Subcommand)]
 pub enum Command {
@@ -34,6 +35,14 @@ pub enum Command {
     Rename(rename::Args),
     /// Remove all stopped containers
     Prune(rm::PruneArgs),
+    /// Create and run a new container from an image
+    Run(Box<super::run::Args>),
+    /// Display the running processes of a container
+    Top(top::Args),
+    /// List port mappings or a specific mapping for the container
+    Port(port::Args),
+    /// Copy files/folders between a container and the local filesystem
+    Cp(cp::Args),
 }
 
 pub fn run(ctx: &Ctx, c: Command) -> Result<i32> {
@@ -51,5 +60,9 @@ pub fn run(ctx: &Ctx, c: Command) -> Result<i32> {
         Command::Wait(a) => wait::run(ctx, a),
         Command::Rename(a) => rename::run(ctx, a),
         Command::Prune(a) => rm::prune(ctx, a),
+        Command::Run(a) => super::run::run(ctx, *a),
+        Command::Top(a) => top::run(ctx, a),
+        Command::Port(a) => port::run(ctx, a),
+        Command::Cp(a) => cp::run(ctx, a),
     }
 }

@@ -50,8 +50,9 @@ fn render(cmd: &clap::Command, name: &str, path: &str, pages: &mut Vec<(String, 
         .render(&mut buf)
         .expect("man page renders");
     let mut text = String::from_utf8(buf).expect("man pages are UTF-8");
-    if let Some(ex) = help::examples(path) {
-        let section = examples_roff(ex);
+    let ex = help::examples(path);
+    if !ex.is_empty() {
+        let section = examples_roff(&ex);
         match text.find(".SH VERSION") {
             Some(at) => text.insert_str(at, &section),
             None => text.push_str(&section),
@@ -69,7 +70,7 @@ fn render(cmd: &clap::Command, name: &str, path: &str, pages: &mut Vec<(String, 
 }
 
 #[cfg(test)]
-fn examples_roff(ex: &[(&str, &str)]) -> String {
+fn examples_roff(ex: &[(&str, String)]) -> String {
     let mut s = String::from(".SH EXAMPLES\n");
     for (what, line) in ex {
         s.push_str(&format!(
@@ -124,6 +125,10 @@ mod tests {
         ];
         for (name, bytes) in man_pages() {
             files.push((root.join("man").join(name), bytes));
+        }
+        for (name, bytes) in man_pages() {
+            let text = String::from_utf8(bytes).unwrap();
+            assert!(text.contains("\n.SH EXAMPLES\n"), "{name} has no EXAMPLES");
         }
         let update = std::env::var_os("BOX_UPDATE_DOCS").is_some();
         let mut stale = Vec::new();

@@ -24,18 +24,97 @@ pub fn run(a: &Args) -> Result<i32> {
     let mut args = vec!["box".to_string()];
     args.extend(a.command.iter().cloned());
     args.push("--help".into());
-    match super::docs::command().try_get_matches_from(args) {
-        Err(e) => Ok(super::usage_error(e)),
+    match super::docs::command().try_get_matches_from(&args) {
+        Err(e) => Ok(super::usage::report(e, &args)),
         // Only a command whose own flags swallow `--help` gets here.
-        Ok(_) => Ok(super::usage_error(super::docs::command().error(
-            clap::error::ErrorKind::InvalidSubcommand,
-            format!("no help for {:?}", a.command.join(" ")),
-        ))),
+        Ok(_) => Ok(super::usage::report(
+            super::docs::command().error(
+                clap::error::ErrorKind::InvalidSubcommand,
+                format!("no help for {:?}", a.command.join(" ")),
+            ),
+            &args,
+        )),
     }
 }
 
 /// (command path, [(what it does, the command line)])
 pub const EXAMPLES: &[(&str, &[(&str, &str)])] = &[
+    (
+        "",
+        &[
+            ("A shell in a new Debian container, removed when it exits", "box run --rm -it debian bash"),
+            ("A web server in the background, on the host's port 8080", "box run -d --name site -p 8080:80 nginx"),
+            ("Containers, stopped ones too", "box ps -a"),
+            ("Images, by name and tag", "box images --format '{{.Repository}}:{{.Tag}}'"),
+            ("A command's help, with its examples", "box help run"),
+            ("Shell completion in the current bash", "source <(box completion bash)"),
+        ],
+    ),
+    (
+        "container",
+        &[
+            ("Containers, stopped ones too (= box ps -a)", "box container ls -a"),
+            ("A shell in a running container", "box container exec -it web sh"),
+            ("Remove every stopped container, without asking", "box container prune -f"),
+        ],
+    ),
+    (
+        "container inspect",
+        &[
+            ("A container's configuration and state, as Docker's JSON", "box container inspect web"),
+            ("Its status and main process", "box container inspect -f '{{.State.Status}} {{.State.Pid}}' web"),
+        ],
+    ),
+    (
+        "image",
+        &[
+            ("Images (= box images)", "box image ls"),
+            ("Pull an image", "box image pull busybox"),
+            ("An image's layers", "box image inspect -f '{{json .RootFS.Layers}}' busybox"),
+            ("Remove every image no container uses, without asking", "box image prune -a -f"),
+        ],
+    ),
+    (
+        "network",
+        &[
+            ("A user network, where members find each other by name", "box network create app"),
+            ("Networks", "box network ls"),
+            ("Remove every unused network, without asking", "box network prune -f"),
+        ],
+    ),
+    (
+        "system",
+        &[
+            ("Disk space used by images and containers", "box system df"),
+            ("Remove stopped containers, unused networks and dangling images", "box system prune -f"),
+            ("The storage driver in use", "box system info -f '{{.Driver}}'"),
+        ],
+    ),
+    (
+        "volume",
+        &[(
+            "Not implemented yet: says so, with what to do instead, and exits with status 125",
+            "box volume ls",
+        )],
+    ),
+    (
+        "build",
+        &[(
+            "Not implemented yet: says so, with what to do instead, and exits with status 125",
+            "box build -t app .",
+        )],
+    ),
+    (
+        "port",
+        &[
+            ("Every published port of a container", "box port site"),
+            ("Where one of its ports is published", "box port site 80/tcp"),
+        ],
+    ),
+    (
+        "version",
+        &[("box's version, and the platform it pulls images for", "box version")],
+    ),
     (
         "run",
         &[
@@ -101,6 +180,10 @@ pub const EXAMPLES: &[(&str, &[(&str, &str)])] = &[
             ("All containers, stopped ones too", "box ps -a"),
             ("Ids of the containers that exited", "box ps -aq --filter status=exited"),
             ("The latest container, by name", "box ps -l --filter name=web"),
+            ("With the size of each writable layer (and of the image under it)", "box ps -s"),
+            ("Names and status, with a tab between (a template of Docker's fields)", "box ps --format '{{.Names}}\\t{{.Status}}'"),
+            ("A table of one's own columns", "box ps -a --format 'table {{.ID}}\\t{{.Names}}\\t{{.Label \"tier\"}}'"),
+            ("One JSON object per container", "box ps -a --format json"),
         ],
     ),
     (
@@ -136,6 +219,8 @@ pub const EXAMPLES: &[(&str, &[(&str, &str)])] = &[
             ("All images", "box images"),
             ("One repository's images, with digests", "box images --digests busybox"),
             ("Only ids, in full", "box images -q --no-trunc"),
+            ("Repository, tag and size of each", "box images --format '{{.Repository}}:{{.Tag}} {{.Size}}'"),
+            ("One JSON object per image", "box images --format json"),
         ],
     ),
     (
@@ -206,6 +291,9 @@ pub const EXAMPLES: &[(&str, &[(&str, &str)])] = &[
         &[
             ("A container's configuration and state, as Docker's JSON", "box inspect web"),
             ("An image, when a container could have the same name", "box inspect --type image busybox"),
+            ("One field, by a template of Docker's names", "box inspect -f '{{.State.Status}}' web"),
+            ("Its labels, and where its ports are published, as JSON", "box inspect -f '{{json .Config.Labels}} {{json .NetworkSettings.Ports}}' web"),
+            ("With the sizes of its writable layer and root filesystem", "box inspect -s -f '{{.SizeRw}} {{.SizeRootFs}}' web"),
         ],
     ),
     (
@@ -214,7 +302,10 @@ pub const EXAMPLES: &[(&str, &[(&str, &str)])] = &[
     ),
     (
         "image inspect",
-        &[("An image's configuration and layers", "box image inspect busybox")],
+        &[
+            ("An image's configuration and layers", "box image inspect busybox"),
+            ("Its command and exposed ports", "box image inspect -f '{{.Config.Cmd}} {{.Config.ExposedPorts}}' nginx"),
+        ],
     ),
     (
         "image prune",
@@ -243,7 +334,11 @@ pub const EXAMPLES: &[(&str, &[(&str, &str)])] = &[
     ),
     (
         "info",
-        &[("Where box keeps things, how ids are mapped, which helpers it found", "box info")],
+        &[
+            ("Where box keeps things, how ids are mapped, which helpers it found", "box info"),
+            ("One field, by Docker's name", "box info -f '{{.Driver}} {{.CgroupVersion}}'"),
+            ("All of it as JSON", "box info -f json"),
+        ],
     ),
     (
         "completion",
@@ -262,15 +357,65 @@ pub const EXAMPLES: &[(&str, &[(&str, &str)])] = &[
     ),
 ];
 
-/// The examples of a command, by its path ("run", "system df").
-pub fn examples(path: &str) -> Option<&'static [(&'static str, &'static str)]> {
-    EXAMPLES.iter().find(|(p, _)| *p == path).map(|(_, e)| *e)
+/// Management-command spellings and the command each one is (the same arguments and
+/// code): their help shows that command's examples, spelled their way.
+pub const ALIASES: &[(&str, &str)] = &[
+    ("container ls", "ps"),
+    ("container inspect", "inspect"),
+    ("container logs", "logs"),
+    ("container attach", "attach"),
+    ("container exec", "exec"),
+    ("container start", "start"),
+    ("container stop", "stop"),
+    ("container restart", "restart"),
+    ("container kill", "kill"),
+    ("container rm", "rm"),
+    ("container wait", "wait"),
+    ("container rename", "rename"),
+    ("container run", "run"),
+    ("container top", "top"),
+    ("container port", "port"),
+    ("container cp", "cp"),
+    ("image ls", "images"),
+    ("image pull", "pull"),
+    ("image rm", "rmi"),
+    ("image tag", "tag"),
+    ("image build", "build"),
+    ("system info", "info"),
+];
+
+/// The examples of a command, by its path ("run", "system df", "" for box itself):
+/// its own, or those of the command it is another spelling of.
+pub fn examples(path: &str) -> Vec<(&'static str, String)> {
+    let own = |p: &str| EXAMPLES.iter().find(|(q, _)| *q == p).map(|(_, e)| *e);
+    if let Some(ex) = own(path) {
+        return ex.iter().map(|(w, l)| (*w, l.to_string())).collect();
+    }
+    let Some((_, target)) = ALIASES.iter().find(|(a, _)| *a == path) else {
+        return Vec::new();
+    };
+    let typed = format!("box {target}");
+    own(target)
+        .unwrap_or_default()
+        .iter()
+        .map(|(w, l)| (*w, l.replacen(&typed, &format!("box {path}"), 1)))
+        .collect()
 }
 
-/// Gives every command with examples an "Examples:" block at the end of `--help`.
+/// Gives every command with examples an "Examples:" block at the end of `--help`, and
+/// an alias's usage line its own spelling (`box container top CONTAINER ...`).
 pub fn with_examples(cmd: Command) -> Command {
     fn walk(mut cmd: Command, path: &str) -> Command {
-        if let Some(ex) = examples(path) {
+        if let Some((_, target)) = ALIASES.iter().find(|(a, _)| *a == path) {
+            if let Some(usage) = cmd.get_overridden_usage() {
+                let usage = usage
+                    .to_string()
+                    .replace(&format!("box {target} "), &format!("box {path} "));
+                cmd = cmd.override_usage(usage);
+            }
+        }
+        let ex = examples(path);
+        if !ex.is_empty() {
             let mut text = String::from("Examples:\n");
             for (what, line) in ex {
                 text.push_str(&format!("  # {what}\n  {line}\n\n"));
@@ -294,19 +439,41 @@ pub fn with_examples(cmd: Command) -> Command {
 mod tests {
     use super::*;
 
-    /// An example for a command that no longer exists would be a lie.
+    fn find<'c>(cmd: &'c clap::Command, path: &str) -> Option<&'c clap::Command> {
+        let mut sub = cmd;
+        for part in path.split(' ').filter(|p| !p.is_empty()) {
+            sub = sub.find_subcommand(part)?;
+        }
+        Some(sub)
+    }
+
+    /// Every command, as its path ("", "run", "container ls", ...).
+    fn paths(cmd: &clap::Command, path: &str, out: &mut Vec<String>) {
+        out.push(path.to_string());
+        for s in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
+            let sub = format!("{path} {}", s.get_name());
+            paths(s, sub.trim_start(), out);
+        }
+    }
+
+    /// An example for a command that no longer exists would be a lie, and a command
+    /// without one is harder to learn: every command has some, and each parses.
     #[test]
-    fn examples_name_real_commands() {
+    fn every_command_has_examples_that_parse() {
         use clap::CommandFactory;
         let cmd = super::super::Cli::command();
-        for (path, ex) in EXAMPLES {
-            let mut sub = &cmd;
-            for part in path.split(' ') {
-                sub = sub
-                    .find_subcommand(part)
-                    .unwrap_or_else(|| panic!("examples for {path:?}, which is no command"));
-            }
-            for (_, line) in *ex {
+        for (path, _) in EXAMPLES {
+            assert!(
+                find(&cmd, path).is_some(),
+                "examples for {path:?}, which is no command"
+            );
+        }
+        let mut all = Vec::new();
+        paths(&cmd, "", &mut all);
+        for path in &all {
+            let ex = examples(path);
+            assert!(!ex.is_empty(), "no examples for {path:?}");
+            for (_, line) in &ex {
                 assert!(line.contains(&format!("box {path}")), "{path}: {line}");
                 // Every box command in it (around pipes, `$(...)`, `<(...)`) parses.
                 for part in line.split(['|', '(', ')', '>', '<']).map(str::trim) {
@@ -320,6 +487,22 @@ mod tests {
                     }
                 }
             }
+        }
+    }
+
+    /// An alias is the same command: the same arguments, so the same page.
+    #[test]
+    fn aliases_take_what_their_command_takes() {
+        use clap::CommandFactory;
+        let mut cmd = super::super::Cli::command();
+        cmd.build();
+        let args = |c: &clap::Command| -> Vec<String> {
+            c.get_arguments().map(|a| a.get_id().to_string()).collect()
+        };
+        for (alias, target) in ALIASES {
+            let a = find(&cmd, alias).unwrap_or_else(|| panic!("no command {alias:?}"));
+            let t = find(&cmd, target).unwrap_or_else(|| panic!("no command {target:?}"));
+            assert_eq!(args(a), args(t), "{alias} and {target}");
         }
     }
 }

@@ -7,6 +7,8 @@ use boxc::image::pull::PullError;
 use boxc::image::registry::RegistryError;
 use boxc::runtime::idmap::user_name;
 
+use super::notyet::NotImplemented;
+
 /// Programs box runs, and the Debian package that has each.
 const HELPERS: &[(&str, &str)] = &[
     ("newuidmap", "uidmap"),
@@ -21,6 +23,9 @@ const HELPERS: &[(&str, &str)] = &[
 pub fn for_error(e: &anyhow::Error, line: &str) -> Option<String> {
     if let Some(h) = unauthorized(e) {
         return Some(h);
+    }
+    if let Some(n) = e.chain().find_map(|c| c.downcast_ref::<NotImplemented>()) {
+        return Some(n.hint());
     }
     for (prog, package) in HELPERS {
         if line.contains(&format!("{prog} not found"))

@@ -26,6 +26,8 @@ pub enum Command {
     Inspect(InspectArgs),
     /// Remove unused images
     Prune(PruneArgs),
+    /// Build an image from a Dockerfile (not implemented yet)
+    Build(super::notyet::Args),
 }
 
 #[derive(clap::Args)]
@@ -55,6 +57,7 @@ pub fn run(ctx: &Ctx, c: Command) -> Result<i32> {
         Command::Tag(a) => tag::run(ctx, a),
         Command::Inspect(a) => inspect(ctx, a),
         Command::Prune(a) => prune(ctx, a),
+        Command::Build(_) => super::notyet::build(),
     }
 }
 
@@ -84,7 +87,8 @@ fn inspect(ctx: &Ctx, a: InspectArgs) -> Result<i32> {
     Ok(if failed { super::EXIT_BOX_ERROR } else { 0 })
 }
 
-/// Docker's `image inspect` shape, for the fields box has.
+/// Docker's `image inspect` shape: every field Docker has, empty where box (or the
+/// image) has nothing for it.
 pub fn describe(ctx: &Ctx, store: &Store, img: &ImageRecord) -> Result<Value> {
     let default = ctx.config.default_registry();
     let config: Value = serde_json::from_slice(&store.blob(&img.config_digest)?)?;
@@ -115,21 +119,26 @@ pub fn describe(ctx: &Ctx, store: &Store, img: &ImageRecord) -> Result<Value> {
         .rev()
         .map(|l| store.layer_diff(&l.digest).display().to_string())
         .collect();
+    let text = |k: &str| config.get(k).cloned().unwrap_or(json!(""));
     Ok(json!({
         "Id": img.id,
         "RepoTags": repo_tags,
         "RepoDigests": repo_digests,
         "Parent": "",
-        "Comment": config.get("comment").cloned().unwrap_or(json!("")),
-        "Created": img.created.clone().unwrap_or_default(),
-        "Author": config.get("author").cloned().unwrap_or(json!("")),
-        "Config": config.get("config").cloned().unwrap_or(json!({})),
-        "Architecture": config.get("architecture").cloned().unwrap_or(json!("")),
-        "Variant": config.get("variant").cloned(),
-        "Os": config.get("os").cloned().unwrap_or(json!("")),
+        "Comment": text("comment"),
+        "Created": img.created.clone().unwrap_or_else(|| "0001-01-01T00:00:00Z".into()),
+        "DockerVersion": text("docker_version"),
+        "Author": text("author"),
+        "Config": super::inspect::image_config(config.get("config")),
+        "Architecture": text("architecture"),
+        "Variant": text("variant"),
+        "Os": text("os"),
         "Size": img.size,
+        // Gone from Docker's API 1.44, still in many scripts: the same as Size.
+        "VirtualSize": img.size,
         "GraphDriver": { "Name": "overlay", "Data": { "LowerDir": lower.join(":") } },
         "RootFS": { "Type": "layers", "Layers": img.layers.iter().map(|l| l.diff_id.clone()).collect::<Vec<_>>() },
+        // When box stored it under its tag.
         "Metadata": { "LastTagTime": img.stored },
         "Descriptor": { "mediaType": img.manifest_media_type, "digest": img.manifest_digest },
     }))

@@ -1,14 +1,24 @@
-//! `box inspect` (and `box container inspect`): Docker's JSON shape for the fields
-//! that apply to box. Names that are not containers are looked up as images.
+//! `box inspect` (and `box container inspect`): Docker's JSON shape, every field a
+//! Docker user types in a template, with box's values (an empty value or null where
+//! box has nothing there, as Docker's own for a feature not in use). Names that are
+//! not containers are looked up as images.
+//!
+//! The top level and `State` are here; `HostConfig` and `Config` in `config`,
+//! `NetworkSettings` in `net`.
 
 use anyhow::{anyhow, Result};
 use serde_json::{json, Value};
 
 use boxc::container::{Containers, State, Status};
 use boxc::output::format::Object;
-use boxc::runtime::spec::{ContainerSpec, Mount, Seccomp};
+use boxc::runtime::spec::{ContainerSpec, Mount};
 
 use super::{print, report, Ctx};
+
+mod config;
+mod net;
+
+pub use config::image_config;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -18,6 +28,9 @@ pub struct Args {
     /// Format output: json, or a Go template run on each object ('{{.State.Status}}')
     #[arg(short, long, value_name = "FORMAT")]
     format: Option<String>,
+    /// Display total file sizes if the type is container (SizeRw, SizeRootFs)
+    #[arg(short, long)]
+    size: bool,
     #[arg(required = true, value_name = "NAME|ID")]
     names: Vec<String>,
 }
@@ -28,7 +41,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<i32> {
     let mut out = Vec::new();
     let mut failed = false;
     for n in &a.names {
-        match lookup(ctx, &containers, n, a.kind.as_deref()) {
+        match lookup(ctx, &containers, n, a.kind.as_deref(), a.size) {
             Ok(v) => out.push(v),
             Err(e) => {
                 report(&e);
@@ -53,12 +66,23 @@ pub fn print_objects(objects: &[Value], format: Option<&Object>) -> Result<()> {
     Ok(())
 }
 
-fn lookup(ctx: &Ctx, containers: &Containers, name: &str, kind: Option<&str>) -> Result<Value> {
+fn lookup(
+    ctx: &Ctx,
+    containers: &Containers,
+    name: &str,
+    kind: Option<&str>,
+    size: bool,
+) -> Result<Value> {
     if kind != Some("image") {
         if let Ok(id) = containers.resolve(name) {
             let spec = containers.spec(&id)?;
             let state = containers.current_state(&id)?;
-            return Ok(describe(ctx, &spec, &state));
+            let sizes = if size {
+                Some(super::ps::sizes(&ctx.store()?, &spec))
+            } else {
+                None
+            };
+            return Ok(describe(ctx, containers, &spec, &state, sizes));
         }
     }
     if kind != Some("container") {
@@ -74,8 +98,15 @@ fn lookup(ctx: &Ctx, containers: &Containers, name: &str, kind: Option<&str>) ->
     }))
 }
 
-/// A container as `docker inspect` shows it.
-pub fn describe(ctx: &Ctx, spec: &ContainerSpec, st: &State) -> Value {
+/// A container as `docker inspect` shows it; `sizes` (writable layer, root
+/// filesystem) with `--size`.
+pub fn describe(
+    ctx: &Ctx,
+    containers: &Containers,
+    spec: &ContainerSpec,
+    st: &State,
+    sizes: Option<(u64, u64)>,
+) -> Value {
     let (path, args) = spec
         .process
         .args
@@ -101,45 +132,9 @@ pub fn describe(ctx: &Ctx, spec: &ContainerSpec, st: &State) -> Value {
             }),
         })
         .collect();
-    let binds: Vec<String> = spec
-        .mounts
-        .iter()
-        .filter_map(|m| match m {
-            Mount::Bind {
-                source,
-                destination,
-                readonly,
-            } => Some(format!(
-                "{}:{}{}",
-                source.display(),
-                destination,
-                if *readonly { ":ro" } else { "" }
-            )),
-            Mount::Tmpfs { .. } => None,
-        })
-        .collect();
-    let tmpfs: serde_json::Map<String, Value> = spec
-        .mounts
-        .iter()
-        .filter_map(|m| match m {
-            Mount::Tmpfs {
-                destination,
-                options,
-            } => Some((destination.clone(), Value::from(options.join(",")))),
-            Mount::Bind { .. } => None,
-        })
-        .collect();
-    let mut security_opt = Vec::new();
-    match &spec.security.seccomp {
-        Seccomp::Default => {}
-        Seccomp::Unconfined => security_opt.push("seccomp=unconfined".to_string()),
-        Seccomp::Custom(_) => security_opt.push("seccomp=<profile>".to_string()),
-    }
-    if spec.security.no_new_privileges {
-        security_opt.push("no-new-privileges".to_string());
-    }
     let unknown = st.status == Status::Exited && st.exit_code.is_none();
     let zero_time = "0001-01-01T00:00:00Z";
+    let link_name = |id: &str| containers.spec(id).ok().map(|s| s.name);
     json!({
         "Id": spec.id,
         "Created": st.created_at,
@@ -171,30 +166,13 @@ pub fn describe(ctx: &Ctx, spec: &ContainerSpec, st: &State) -> Value {
         "RestartCount": st.restart_count,
         "Driver": spec.driver,
         "Platform": "linux",
-        "HostConfig": {
-            "Binds": if binds.is_empty() { Value::Null } else { json!(binds) },
-            "LogConfig": {
-                "Type": "json-file",
-                "Config": {
-                    "max-size": spec.log.max_size.to_string(),
-                    "max-file": spec.log.max_file.to_string(),
-                },
-            },
-            "NetworkMode": network_mode(spec),
-            "PortBindings": port_bindings(spec),
-            "RestartPolicy": {
-                "Name": spec.restart.name(),
-                "MaximumRetryCount": spec.restart.max_retries(),
-            },
-            "AutoRemove": spec.remove,
-            "CapAdd": Value::Null,
-            "CapDrop": Value::Null,
-            "Privileged": spec.security.privileged,
-            "ReadonlyRootfs": spec.read_only,
-            "SecurityOpt": if security_opt.is_empty() { Value::Null } else { json!(security_opt) },
-            "Tmpfs": if tmpfs.is_empty() { Value::Null } else { Value::Object(tmpfs) },
-            "Init": spec.init,
-        },
+        "MountLabel": "",
+        "ProcessLabel": "",
+        // Neither AppArmor nor SELinux: box's confinement is seccomp and capabilities.
+        "AppArmorProfile": "",
+        // `box exec` sessions are not recorded.
+        "ExecIDs": null,
+        "HostConfig": config::host_config(spec, &link_name),
         "GraphDriver": {
             "Name": spec.driver,
             "Data": {
@@ -204,26 +182,12 @@ pub fn describe(ctx: &Ctx, spec: &ContainerSpec, st: &State) -> Value {
                 "MergedDir": spec.dir.join("rootfs"),
             },
         },
+        // Docker leaves these out without --size; null prints <nil>, as Go's would.
+        "SizeRw": sizes.map(|s| s.0),
+        "SizeRootFs": sizes.map(|s| s.1),
         "Mounts": mounts,
-        "Config": {
-            "Hostname": spec.hostname,
-            "User": spec.process.user,
-            "AttachStdin": false,
-            "Tty": spec.tty,
-            "OpenStdin": spec.stdin,
-            "Env": spec.process.env,
-            "Cmd": if spec.cmd.is_empty() { Value::Null } else { json!(spec.cmd) },
-            "Image": super::ps::image_column(spec),
-            "WorkingDir": spec.process.cwd,
-            "Entrypoint": if spec.entrypoint.is_empty() { Value::Null } else { json!(spec.entrypoint) },
-            "Labels": spec.labels,
-            "StopSignal": spec.stop_signal,
-            "StopTimeout": spec.stop_timeout,
-        },
-        "NetworkSettings": {
-            "Ports": port_bindings(spec),
-            "Networks": networks(spec),
-        },
+        "Config": config::config(spec),
+        "NetworkSettings": net::settings(spec, st),
         "Capabilities": spec.security.caps,
         "Box": {
             "ShimPid": st.shim_pid,
@@ -241,49 +205,4 @@ pub fn network_mode(spec: &ContainerSpec) -> String {
         Some(id) => format!("container:{id}"),
         None => spec.network.as_str().to_string(),
     }
-}
-
-/// Docker's per-network endpoint settings, for user networks.
-fn networks(spec: &ContainerSpec) -> Value {
-    let mut map = serde_json::Map::new();
-    for a in &spec.networks {
-        let mut aliases = a.aliases.clone();
-        aliases.push(spec.id[..12].to_string());
-        map.insert(
-            a.network.clone(),
-            json!({
-                "Aliases": aliases,
-                "Links": spec.links.iter().map(|l| format!("{}:{}", &l.container_id[..12], l.alias)).collect::<Vec<_>>(),
-                "NetworkID": a.network_id,
-                "MacAddress": a.mac_string(),
-                "Gateway": a.gateway.to_string(),
-                "IPAddress": a.ip.to_string(),
-                "IPPrefixLen": a.prefix,
-                "IPv6Gateway": "",
-                "GlobalIPv6Address": "",
-                "GlobalIPv6PrefixLen": 0,
-                "DNSNames": [spec.name.clone(), spec.id[..12].to_string()],
-            }),
-        );
-    }
-    Value::Object(map)
-}
-
-/// Docker's `{"80/tcp": [{"HostIp": "0.0.0.0", "HostPort": "8080"}]}`.
-fn port_bindings(spec: &ContainerSpec) -> Value {
-    let mut map = serde_json::Map::new();
-    for p in &spec.ports {
-        let key = format!("{}/{}", p.container_port, p.proto.as_str());
-        let entry = json!({
-            "HostIp": p.host_ip.map_or_else(|| "0.0.0.0".to_string(), |ip| ip.to_string()),
-            "HostPort": p.host_port.to_string(),
-        });
-        match map.get_mut(&key) {
-            Some(Value::Array(a)) => a.push(entry),
-            _ => {
-                map.insert(key, json!([entry]));
-            }
-        }
-    }
-    Value::Object(map)
 }

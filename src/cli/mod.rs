@@ -24,6 +24,7 @@ mod inspect;
 mod logs;
 mod netopts;
 mod network;
+mod notyet;
 mod port;
 mod ps;
 mod pull;
@@ -37,6 +38,7 @@ mod stop;
 mod system;
 mod tag;
 mod top;
+mod usage;
 mod wait;
 
 /// Exit status for errors of box itself, as Docker's CLI uses it.
@@ -113,6 +115,8 @@ enum Command {
     /// Manage networks
     #[command(subcommand)]
     Network(network::Command),
+    /// Manage volumes (not implemented yet)
+    Volume(notyet::Args),
     /// Download an image from a registry
     Pull(pull::Args),
     /// List images
@@ -121,6 +125,8 @@ enum Command {
     Rmi(rmi::Args),
     /// Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE
     Tag(tag::Args),
+    /// Build an image from a Dockerfile (not implemented yet)
+    Build(notyet::Args),
     /// Manage images
     #[command(subcommand)]
     Image(image::Command),
@@ -203,12 +209,13 @@ pub fn main() -> i32 {
             }
         };
     }
+    let args = command_after_positional(std::env::args().collect());
     let cli = match docs::command()
-        .try_get_matches_from(command_after_positional(std::env::args().collect()))
+        .try_get_matches_from(&args)
         .and_then(|m| <Cli as clap::FromArgMatches>::from_arg_matches(&m))
     {
         Ok(c) => c,
-        Err(e) => return usage_error(e),
+        Err(e) => return usage::report(e, &args),
     };
     use boxc::output::Level;
     boxc::output::set_log_level(match cli.log_level {
@@ -259,6 +266,11 @@ fn run(cli: Cli) -> Result<i32> {
         ));
         return Ok(0);
     }
+    match &cli.command {
+        Command::Volume(_) => return Err(notyet::NotImplemented::Volumes.into()),
+        Command::Build(_) => return notyet::build(),
+        _ => {}
+    }
     let ctx = Ctx::load()?;
     match cli.command {
         Command::Run(a) => run::run(&ctx, *a),
@@ -287,7 +299,11 @@ fn run(cli: Cli) -> Result<i32> {
         Command::Image(c) => image::run(&ctx, c),
         Command::Info(a) => info::run(&ctx, a),
         Command::System(c) => system::run(&ctx, c),
-        Command::Version | Command::Completion(_) | Command::Help(_) => {
+        Command::Version
+        | Command::Completion(_)
+        | Command::Help(_)
+        | Command::Volume(_)
+        | Command::Build(_) => {
             unreachable!("handled above")
         }
     }
@@ -373,51 +389,6 @@ fn command_after_positional(mut args: Vec<String>) -> Vec<String> {
         return args;
     }
     args
-}
-
-/// Help and version go to stdout with status 0; a usage mistake is one error line,
-/// a hint, and status 125, as for any other box error.
-fn usage_error(e: clap::Error) -> i32 {
-    use clap::error::ErrorKind;
-    if matches!(
-        e.kind(),
-        ErrorKind::DisplayHelp
-            | ErrorKind::DisplayVersion
-            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
-    ) {
-        print(&e.render().to_string());
-        return 0;
-    }
-    let text = e.render().to_string();
-    let mut lines = text.lines().filter(|l| !l.trim().is_empty());
-    let mut first = lines
-        .next()
-        .unwrap_or("invalid command line")
-        .trim_start_matches("error: ")
-        .to_string();
-    if first.ends_with(':') {
-        // "the following required arguments were not provided:" names them below.
-        let names: Vec<&str> = text
-            .lines()
-            .skip(1)
-            .take_while(|l| l.starts_with("  "))
-            .map(str::trim)
-            .collect();
-        first = format!("{} {}", first, names.join(" "));
-    }
-    error_line(&first);
-    for l in lines.filter(|l| l.trim_start().starts_with("tip:")) {
-        hint(l.trim_start().trim_start_matches("tip: "));
-    }
-    if let Some(usage) = text.lines().find(|l| l.starts_with("Usage: ")) {
-        let cmd: Vec<&str> = usage
-            .trim_start_matches("Usage: ")
-            .split_whitespace()
-            .take_while(|w| !w.starts_with('[') && !w.starts_with('<'))
-            .collect();
-        eprintln!("See '{} --help'.", cmd.join(" "));
-    }
-    EXIT_BOX_ERROR
 }
 
 /// Prints the error chain once, on one line: "Error: what: why: root cause".

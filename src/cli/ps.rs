@@ -28,6 +28,9 @@ pub struct Args {
     /// Don't truncate output
     #[arg(long)]
     no_trunc: bool,
+    /// Display total file sizes: the writable layer, and the image under it
+    #[arg(short, long)]
+    size: bool,
     /// Filter output: name=, id=, status=, ancestor=, label=KEY[=VALUE]
     #[arg(short, long, value_name = "FILTER")]
     filter: Vec<String>,
@@ -94,16 +97,28 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<i32> {
         print(&listed.iter().map(|c| id(c) + "\n").collect::<String>());
         return Ok(0);
     }
+    // As Docker's: sizes are measured when asked for, or when a template shows them.
+    let sizes: Vec<String> = if a.size || a.format.as_deref().is_some_and(|f| f.contains(".Size")) {
+        let store = ctx.store()?;
+        listed.iter().map(|c| size_text(&store, &c.spec)).collect()
+    } else {
+        vec![boxc::output::human_size(0); listed.len()]
+    };
     if !format.is_default() {
-        let rows: Vec<Row> = listed.iter().map(|c| fields(c, a.no_trunc)).collect();
+        let rows: Vec<Row> = listed
+            .iter()
+            .zip(&sizes)
+            .map(|(c, size)| fields(c, a.no_trunc, size))
+            .collect();
         print(&format.render(HEADERS, &rows)?);
         return Ok(0);
     }
     let rows: Vec<Vec<String>> = listed
         .iter()
-        .map(|c| {
+        .zip(&sizes)
+        .map(|(c, size)| {
             let cmd = command_line(&c.spec);
-            vec![
+            let mut row = vec![
                 id(c),
                 image_column(&c.spec),
                 go_quote(&if a.no_trunc { cmd } else { ellipsis(&cmd, 20) }),
@@ -111,21 +126,26 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<i32> {
                 status_text(&c.state),
                 ports_column(&c.spec),
                 c.spec.name.clone(),
-            ]
+            ];
+            if a.size {
+                row.push(size.clone());
+            }
+            row
         })
         .collect();
-    print(&table(
-        &[
-            "CONTAINER ID",
-            "IMAGE",
-            "COMMAND",
-            "CREATED",
-            "STATUS",
-            "PORTS",
-            "NAMES",
-        ],
-        &rows,
-    ));
+    let mut headers = vec![
+        "CONTAINER ID",
+        "IMAGE",
+        "COMMAND",
+        "CREATED",
+        "STATUS",
+        "PORTS",
+        "NAMES",
+    ];
+    if a.size {
+        headers.push("SIZE");
+    }
+    print(&table(&headers, &rows));
     Ok(0)
 }
 
@@ -156,9 +176,33 @@ const HEADERS: &[(&str, &str)] = &[
     ("Networks", "NETWORKS"),
 ];
 
+/// The bytes of a container's writable layer, and of its whole root filesystem (the
+/// image's layers under it): what `ps -s` and `inspect -s` show.
+pub fn sizes(store: &boxc::image::store::Store, spec: &ContainerSpec) -> (u64, u64) {
+    let rw = super::rm::dir_size(&spec.dir.join("upper"));
+    let image: u64 = spec
+        .layers
+        .iter()
+        .filter_map(|l| store.layer_info(l).ok())
+        .map(|i| i.size)
+        .sum();
+    (rw, rw + image)
+}
+
+/// Docker's SIZE cell: "12B (virtual 4.26MB)".
+fn size_text(store: &boxc::image::store::Store, spec: &ContainerSpec) -> String {
+    let (rw, root) = sizes(store, spec);
+    let rw = boxc::output::human_size(rw);
+    if root > 0 {
+        format!("{rw} (virtual {})", boxc::output::human_size(root))
+    } else {
+        rw
+    }
+}
+
 /// One container for `--format`, as Docker's container context shows it: the table's
 /// columns, truncated likewise unless `--no-trunc`.
-fn fields(c: &Listed, no_trunc: bool) -> Row {
+fn fields(c: &Listed, no_trunc: bool, size: &str) -> Row {
     let cut = |s: String, n: usize| if no_trunc { s } else { ellipsis(&s, n) };
     let mounts: Vec<String> = c
         .spec
@@ -196,7 +240,7 @@ fn fields(c: &Listed, no_trunc: bool) -> Row {
         },
         "Ports": ports_column(&c.spec),
         "RunningFor": ago(Some(&c.state.created_at)),
-        "Size": "0B",
+        "Size": size,
         "State": c.state.status.as_str(),
         "Status": status_text(&c.state),
     });

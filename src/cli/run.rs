@@ -344,6 +344,17 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<i32> {
             networks: attachments,
             net_container: net.container.clone(),
             links,
+            given: spec::Given {
+                cap_add: normalized_caps(&a.cap_add)?,
+                cap_drop: normalized_caps(&a.cap_drop)?,
+                publish_all: a.publish_all,
+                exposed_ports: image_cfg
+                    .exposed_ports
+                    .iter()
+                    .flat_map(|m| m.keys().cloned())
+                    .collect(),
+                detach: a.detach,
+            },
         };
         containers.write_spec(&spec)?;
         containers.write_state(&id, &State::created())?;
@@ -512,9 +523,13 @@ fn write_etc_files(
 /// `-v`, `--mount` and `--tmpfs`, checked on the host side: bind sources must exist.
 fn parse_mounts(a: &Args) -> Result<Vec<Mount>> {
     let mut out = Vec::new();
+    let volume = |given: String, target: &str| super::notyet::NotImplemented::Volume {
+        given,
+        target: target.to_string(),
+    };
     let bind = |source: &str, target: &str, readonly: bool| -> Result<Mount> {
         if !source.starts_with('/') {
-            bail!("named volumes are not supported yet: {source:?} (give an absolute host path)");
+            bail!("invalid mount source {source:?}: it must be an absolute host path");
         }
         if !target.starts_with('/') {
             bail!("invalid mount target {target:?}: it must be an absolute path");
@@ -531,6 +546,13 @@ fn parse_mounts(a: &Args) -> Result<Vec<Mount>> {
     };
     for v in &a.volume {
         let parts: Vec<&str> = v.split(':').collect();
+        match parts.as_slice() {
+            [dst] | [dst, "ro" | "rw"] => return Err(volume(format!("-v {v}"), dst).into()),
+            [src, dst, ..] if super::notyet::is_volume_name(src) => {
+                return Err(volume(format!("-v {v}"), dst).into())
+            }
+            _ => {}
+        }
         let m = match parts.as_slice() {
             [src, dst] => bind(src, dst, false)?,
             [src, dst, "ro"] => bind(src, dst, true)?,
@@ -567,6 +589,7 @@ fn parse_mounts(a: &Args) -> Result<Vec<Mount>> {
                 destination: dst,
                 options: tmpfs_opts,
             },
+            Some("volume") => return Err(volume(format!("--mount {m}"), &dst).into()),
             Some(other) => bail!("mount type {other:?} is not supported (bind or tmpfs)"),
             None => bail!("--mount {m:?} needs a type (bind or tmpfs)"),
         });
@@ -587,6 +610,15 @@ fn parse_mounts(a: &Args) -> Result<Vec<Mount>> {
         });
     }
     Ok(out)
+}
+
+/// `--cap-add`/`--cap-drop` as Docker keeps them: `CAP_X` or `ALL`, sorted, once each.
+fn normalized_caps(given: &[String]) -> Result<Vec<String>> {
+    let set = given
+        .iter()
+        .map(|c| caps::normalize(c))
+        .collect::<Result<std::collections::BTreeSet<_>, _>>()?;
+    Ok(set.into_iter().collect())
 }
 
 fn parse_security(a: &Args) -> Result<Security> {

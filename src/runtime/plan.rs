@@ -263,6 +263,7 @@ mod tests {
             networks: vec![],
             net_container: None,
             links: vec![],
+            given: Default::default(),
             dns: Default::default(),
         }
     }

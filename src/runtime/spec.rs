@@ -99,6 +99,31 @@ pub struct ContainerSpec {
     /// `--link NAME[:ALIAS]`.
     #[serde(default)]
     pub links: Vec<crate::network::user::Link>,
+    /// What else `box run` was given, for `box inspect` alone.
+    #[serde(default)]
+    pub given: Given,
+}
+
+/// What `box run` was given that the rest of the spec keeps only as resolved (or not
+/// at all), kept for `box inspect`, which shows it as Docker's `HostConfig` and
+/// `Config` do. Nothing that runs the container reads it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Given {
+    /// `--cap-add` and `--cap-drop`, normalized (`CAP_NET_ADMIN`, `ALL`), sorted,
+    /// once each, as Docker keeps them; `security.caps` is what they resolved to.
+    #[serde(default)]
+    pub cap_add: Vec<String>,
+    #[serde(default)]
+    pub cap_drop: Vec<String>,
+    /// `-P`.
+    #[serde(default)]
+    pub publish_all: bool,
+    /// The image's exposed ports (`80/tcp`).
+    #[serde(default)]
+    pub exposed_ports: Vec<String>,
+    /// `-d`: no stream was attached at creation.
+    #[serde(default)]
+    pub detach: bool,
 }
 
 impl ContainerSpec {

@@ -1,9 +1,6 @@
-//! The command line itself: shell completions as each shell loads them, man pages as
-//! `man` renders them, `box help`, the messages and exit codes of common mistakes,
-//! `--log-level`, colour, hints, and `box system df|prune|info`.
-
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+//! The command line itself: the messages and exit codes of common mistakes, what is
+//! not implemented yet, `--log-level`, colour, hints, and `box system df|prune|info`.
+//! (Completion, man pages and `box help`: `completion.rs`.)
 
 use crate::harness::*;
 
@@ -11,288 +8,184 @@ fn bb() -> String {
     image("busybox")
 }
 
-/// A checked-in completion script, copied where the test user can read it.
-fn script(sb: &Sandbox, name: &str) -> PathBuf {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("completions")
-        .join(name);
-    let dst = sb.dir.join(name);
-    std::fs::copy(&src, &dst).unwrap();
-    dst
-}
-
-/// `SHELL -c SCRIPT` as the sandbox's user, with its directories and box on `PATH`
-/// (the scripts call `box` back).
-fn shell(sb: &Sandbox, shell: &str, script: &str) -> Out {
-    let envs: Vec<(String, String)> = sb
-        .cmd(&[])
-        .get_envs()
-        .filter_map(|(k, v)| {
-            Some((
-                k.to_string_lossy().into_owned(),
-                v?.to_string_lossy().into_owned(),
-            ))
-        })
-        .collect();
-    let mut c = if sb.user == User::Root {
-        Command::new(shell)
-    } else {
-        let mut c = Command::new("setpriv");
-        c.arg(format!("--reuid={}", sb.user.uid()))
-            .arg(format!("--regid={}", sb.user.gid()))
-            .arg("--init-groups")
-            .arg(shell);
-        c
-    };
-    c.arg("-c")
-        .arg(script)
-        .env_clear()
-        .envs(envs)
-        .env(
-            "PATH",
-            format!(
-                "{}:/usr/local/bin:/usr/bin:/bin",
-                box_bin().parent().unwrap().display()
-            ),
-        )
-        .current_dir(&sb.dir)
-        .stdin(Stdio::null());
-    Out(c.output().unwrap(), format!("{shell} -c {script}"))
-}
-
-/// What bash's completion function offers with the cursor at the end of `line`, the
-/// way bash calls it: COMP_* set, `$2` the word after the last word break.
-fn bash_complete(sb: &Sandbox, line: &str) -> Vec<String> {
-    let path = script(sb, "box.bash");
-    let words: Vec<&str> = line.split(' ').collect();
-    let cur = words.last().unwrap().rsplit([':', '=']).next().unwrap();
-    let prev = words[words.len().saturating_sub(2)];
-    let cmd = format!(
-        r#"source {path}
-COMP_LINE='{line}'; COMP_POINT=${{#COMP_LINE}}
-COMP_WORDS=({words}); COMP_CWORD={cword}
-_box box '{cur}' '{prev}'
-printf '%s\n' "${{COMPREPLY[@]}}""#,
-        path = path.display(),
-        words = words
-            .iter()
-            .map(|w| format!("'{w}'"))
-            .collect::<Vec<_>>()
-            .join(" "),
-        cword = words.len() - 1,
-    );
-    let out = shell(sb, "bash", &cmd);
-    assert_eq!(out.code(), 0, "{}", out.both());
-    out.stdout()
-        .lines()
-        .filter(|l| !l.is_empty())
-        .map(str::to_string)
-        .collect()
-}
-
-#[test]
-fn completion_offers_names_in_bash_zsh_and_fish() {
-    let sb = Sandbox::new(User::Sub);
-    sb.ok(&["pull", "-q", &bb()]);
-    sb.ok(&[
-        "run",
-        "-d",
-        "--name",
-        "web",
-        "--network",
-        "none",
-        &bb(),
-        "sleep",
-        "300",
-    ]);
-    sb.ok(&["run", "--name", "old", "--network", "none", &bb(), "true"]);
-    let has = |v: &[String], s: &str| v.iter().any(|x| x == s);
-
-    let rm = bash_complete(&sb, "box rm ");
-    assert!(has(&rm, "web") && has(&rm, "old"), "box rm: {rm:?}");
-    let exec = bash_complete(&sb, "box exec ");
-    assert!(
-        has(&exec, "web") && !has(&exec, "old"),
-        "box exec: {exec:?}"
-    );
-    let start = bash_complete(&sb, "box start ");
-    assert!(
-        has(&start, "old") && !has(&start, "web"),
-        "box start: {start:?}"
-    );
-    let logs = bash_complete(&sb, "box logs w");
-    assert_eq!(logs, ["web"]);
-    let run = bash_complete(&sb, "box run ");
-    assert!(has(&run, &bb()), "box run: {run:?}");
-    assert!(!run.iter().any(|v| v.starts_with('-')), "no flags: {run:?}");
-    let rmi = bash_complete(&sb, "box rmi ");
-    assert!(has(&rmi, &bb()), "box rmi: {rmi:?}");
-    // bash replaces only what follows the last `:`; box answers with just that.
-    let tag = bash_complete(
-        &sb,
-        &format!("box run {}l", bb().trim_end_matches("latest")),
-    );
-    assert_eq!(tag, ["latest"], "repo:tag across bash's word breaks");
-    assert_eq!(bash_complete(&sb, "box run --rest"), ["--restart"]);
-    assert_eq!(bash_complete(&sb, "box run --pull=al"), ["always"]);
-    let top = bash_complete(&sb, "box ");
-    assert!(has(&top, "run") && has(&top, "system"), "{top:?}");
-
-    let zsh = script(&sb, "_box");
-    let out = shell(
-        &sb,
-        "zsh",
-        &format!("autoload -U compinit; compinit; source {}", zsh.display()),
-    );
-    assert_eq!(out.code(), 0, "zsh loads _box:\n{}", out.both());
-    assert_eq!(out.stderr(), "", "zsh loads _box quietly");
-    // _describe is zsh's; standing in for it shows what the script hands it.
-    let out = shell(
-        &sb,
-        "zsh",
-        &format!(
-            "autoload -U compinit; compinit; source {}
-_describe() {{ print -rl -- \"${{(@P)3}}\" }}
-words=(box exec ''); CURRENT=3; _box",
-            zsh.display()
-        ),
-    );
-    assert!(
-        out.stdout().lines().any(|l| l.starts_with("web:")),
-        "zsh: box exec:\n{}",
-        out.both()
-    );
-
-    let fish = script(&sb, "box.fish");
-    let out = shell(
-        &sb,
-        "fish",
-        &format!("source {}; complete -C 'box rm '", fish.display()),
-    );
-    assert_eq!(out.code(), 0, "{}", out.both());
-    let fish_out = out.stdout();
-    assert!(
-        fish_out.lines().any(|l| l.starts_with("web\t")) && fish_out.contains("old\t"),
-        "fish: box rm:\n{}",
-        out.both()
-    );
-    let out = shell(
-        &sb,
-        "fish",
-        &format!("source {}; complete -C 'box run --rest'", fish.display()),
-    );
-    assert!(out.stdout().starts_with("--restart"), "{}", out.both());
-}
-
-#[test]
-fn completion_scripts_are_what_box_prints() {
-    let sb = Sandbox::new(User::NoSub);
-    for (shell, file) in [("bash", "box.bash"), ("zsh", "_box"), ("fish", "box.fish")] {
-        let printed = sb.ok(&["completion", shell]).stdout();
-        let checked_in = std::fs::read_to_string(
-            Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("completions")
-                .join(file),
-        )
-        .unwrap();
-        assert_eq!(printed, checked_in, "{file}");
-    }
-}
-
-#[test]
-fn man_pages_render_without_warnings() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("man");
-    let mut pages: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "1"))
-        .collect();
-    pages.sort();
-    assert!(pages.len() > 20, "{pages:?}");
-    for page in &pages {
-        let out = Command::new("man")
-            .arg("-l")
-            .arg(page)
-            .env("MANWIDTH", "80")
-            .stdin(Stdio::null())
-            .output()
-            .expect("man runs (tests/run.sh installs man-db)");
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        assert!(out.status.success(), "{}: {text}", page.display());
-        let bad: Vec<&str> = text
-            .lines()
-            .filter(|l| {
-                let l = l.to_ascii_lowercase();
-                l.contains("warning") || l.contains("cannot")
-            })
-            .collect();
-        assert!(bad.is_empty(), "{}: {bad:?}", page.display());
-        assert!(text.contains("NAME") && text.contains("SYNOPSIS"), "{text}");
-    }
-    for name in [
-        "run",
-        "ps",
-        "logs",
-        "exec",
-        "pull",
-        "images",
-        "rm",
-        "stop",
-        "cp",
-        "inspect",
-        "start",
-        "system-df",
-        "system-prune",
-    ] {
-        let page = dir.join(format!("box-{name}.1"));
-        let out = Command::new("man")
-            .arg("-l")
-            .arg(&page)
-            .env("MANWIDTH", "80")
-            .output()
-            .unwrap();
-        let text = String::from_utf8_lossy(&out.stdout);
-        assert!(text.contains("EXAMPLES"), "{name}: no EXAMPLES:\n{text}");
-        let cmd = format!("box {}", name.replace('-', " "));
-        assert!(text.contains(&cmd), "{name}: no example of {cmd}:\n{text}");
-    }
-}
-
-#[test]
-fn help_is_the_commands_own() {
-    let sb = Sandbox::new(User::NoSub);
-    for path in [&["run"][..], &["container", "ls"], &["system", "df"], &[]] {
-        let mut help = vec!["help"];
-        help.extend_from_slice(path);
-        let mut own = path.to_vec();
-        own.push("--help");
-        let a = sb.ok(&help).stdout();
-        assert_eq!(a, sb.ok(&own).stdout(), "box help {path:?}");
-        assert!(a.contains("Usage: box"), "{a}");
-    }
-    assert!(sb.ok(&["help", "run"]).stdout().contains("Examples:"));
-    sb.run(&["help", "frobnicate"])
-        .fails_with("unrecognized subcommand");
+/// `box ARGS` fails with exit 125 and exactly these lines on stderr, nothing on stdout.
+fn says(sb: &Sandbox, args: &[&str], stderr: &[&str]) {
+    let out = sb.run(args);
+    assert_eq!(out.code(), 125, "box {args:?}:\n{}", out.both());
+    let want: String = stderr.iter().map(|l| format!("{l}\n")).collect();
+    assert_eq!(out.stderr(), want, "box {args:?}");
+    assert_eq!(out.stdout(), "", "box {args:?}");
 }
 
 #[test]
 fn common_mistakes_are_one_error_line_and_125() {
     let sb = Sandbox::new(User::Sub);
-    sb.run(&["pull", "UPPER/case"])
-        .fails_with("invalid reference format");
-    sb.run(&["logs", "nope"])
-        .fails_with("No such container: nope");
-    sb.run(&["ps", "--bogus"]).fails_with("--bogus");
-    sb.run(&["frobnicate"]).fails_with("frobnicate");
-    sb.run(&["--log-level", "loud", "ps"])
-        .fails_with("invalid value 'loud'");
+    // Docker's words for usage mistakes, and where to look.
+    says(
+        &sb,
+        &["ps", "--bogus"],
+        &["Error: unknown flag: --bogus", "hint: see 'box ps --help'"],
+    );
+    says(
+        &sb,
+        &["ps", "-z"],
+        &[
+            "Error: unknown shorthand flag: 'z' in -z",
+            "hint: see 'box ps --help'",
+        ],
+    );
+    says(
+        &sb,
+        &["container", "ls", "--al"],
+        &[
+            "Error: unknown flag: --al",
+            "hint: did you mean '--all'? see 'box container ls --help'",
+        ],
+    );
+    says(
+        &sb,
+        &["frobnicate"],
+        &[
+            "Error: unknown command \"frobnicate\" for \"box\"",
+            "hint: see 'box --help'",
+        ],
+    );
+    says(
+        &sb,
+        &["imagse"],
+        &[
+            "Error: unknown command \"imagse\" for \"box\"",
+            "hint: did you mean 'box images'? see 'box --help'",
+        ],
+    );
+    says(
+        &sb,
+        &["network", "frob"],
+        &[
+            "Error: unknown command \"frob\" for \"box network\"",
+            "hint: see 'box network --help'",
+        ],
+    );
+    says(
+        &sb,
+        &["rm"],
+        &[
+            "Error: \"box rm\" requires at least 1 argument.",
+            "hint: see 'box rm --help'",
+        ],
+    );
+    says(
+        &sb,
+        &["rename", "a"],
+        &[
+            "Error: \"box rename\" requires exactly 2 arguments.",
+            "hint: see 'box rename --help'",
+        ],
+    );
+    says(
+        &sb,
+        &["ps", "extra"],
+        &[
+            "Error: \"box ps\" accepts no arguments.",
+            "hint: see 'box ps --help'",
+        ],
+    );
+    says(
+        &sb,
+        &["--log-level", "loud", "ps"],
+        &[
+            "Error: invalid argument \"loud\" for \"--log-level\" flag: possible values are debug, info, warn, error",
+            "hint: see 'box ps --help'",
+        ],
+    );
+    says(
+        &sb,
+        &["logs", "--tail"],
+        &[
+            "Error: flag needs an argument: --tail",
+            "hint: see 'box logs --help'",
+        ],
+    );
+    // What does not exist.
+    says(
+        &sb,
+        &["pull", "UPPER/case"],
+        &["Error: invalid reference format: repository name \"UPPER/case\" must be lowercase"],
+    );
+    says(&sb, &["logs", "nope"], &["Error: No such container: nope"]);
+    // One line per container that is not there: the others are still removed.
+    says(
+        &sb,
+        &["rm", "nope", "nope2"],
+        &[
+            "Error: No such container: nope",
+            "Error: No such container: nope2",
+        ],
+    );
+    sb.run(&["inspect", "nope"])
+        .fails_with("No such object: nope");
+    sb.run(&["rmi", "nope"]).fails_with("No such image");
     // Not a terminal: no colour, whatever the level.
     let out = sb.run(&["logs", "nope"]);
     assert!(!out.stderr().contains('\x1b'), "{}", out.both());
+}
+
+/// Builds and volumes say so, with what to do instead, and nothing is created.
+#[test]
+fn what_is_not_implemented_says_so() {
+    let sb = Sandbox::new(User::NoSub);
+    let volume_hint =
+        "hint: bind-mount a host directory instead: box run -v \"$PWD/data:/data\" IMAGE";
+    says(
+        &sb,
+        &["volume", "ls"],
+        &["Error: volumes are not implemented yet", volume_hint],
+    );
+    says(
+        &sb,
+        &["volume", "create", "--driver", "local", "data"],
+        &["Error: volumes are not implemented yet", volume_hint],
+    );
+    let build_hint =
+        "hint: build the image with podman or docker, push it to a registry, then box pull it";
+    for args in [&["build", "-t", "app", "."][..], &["image", "build", "."]] {
+        says(
+            &sb,
+            args,
+            &["Error: builds are not implemented yet", build_hint],
+        );
+    }
+    says(
+        &sb,
+        &["run", "--rm", "-v", "data:/data", &bb(), "true"],
+        &[
+            "Error: volumes are not implemented yet: -v data:/data asks for a volume, and box mounts only host paths and tmpfs",
+            "hint: bind-mount a host directory instead: -v /ABSOLUTE/HOST/PATH:/data",
+        ],
+    );
+    sb.run(&["run", "--rm", "-v", "/cache", &bb(), "true"])
+        .fails_with("volumes are not implemented yet: -v /cache asks for a volume");
+    sb.run(&[
+        "run",
+        "--rm",
+        "--mount",
+        "type=volume,source=data,target=/data",
+        &bb(),
+        "true",
+    ])
+    .fails_with("volumes are not implemented yet: --mount type=volume,source=data,target=/data");
+    sb.run(&["run", "--rm", "-v", "rel/dir:/data", &bb(), "true"])
+        .fails_with("invalid mount source \"rel/dir\": it must be an absolute host path");
+    // Refused before anything was pulled or created.
+    assert_eq!(sb.ok(&["ps", "-aq"]).stdout(), "");
+    assert_eq!(sb.ok(&["images", "-q"]).stdout(), "");
+    // In help and completion all the same.
+    let help = sb.ok(&["--help"]).stdout();
+    assert!(
+        help.contains("Manage volumes (not implemented yet)")
+            && help.contains("Build an image from a Dockerfile (not implemented yet)"),
+        "{help}"
+    );
 }
 
 #[test]

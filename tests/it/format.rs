@@ -103,9 +103,10 @@ fn ps_fields() {
     assert_eq!(r["State"], "running");
     assert!(r["Status"].as_str().unwrap().starts_with("Up "), "{r}");
 
-    // Each field through a template is what the JSON says (times may tick over).
+    // Each field through a template is what the JSON says (times may tick over; a
+    // template that shows the size has it measured: inspect.rs).
     for (field, value) in r.as_object().unwrap() {
-        if matches!(field.as_str(), "RunningFor" | "Status") {
+        if matches!(field.as_str(), "RunningFor" | "Status" | "Size") {
             continue;
         }
         let out = sb
@@ -135,6 +136,22 @@ fn ps_fields() {
         funcs,
         format!("WEB ab Running a=b;tier=front {}\n\n", &id[..4])
     );
+    let go = sb
+        .ok(&[
+            "ps",
+            "--format",
+            "{{slice .ID 0 4}} {{html \"<a&b>\"}} {{js \"it's\"}} {{urlquery .Labels}} {{printf \"%.3s|%-4s|\" .Names .State}}",
+        ])
+        .stdout();
+    assert_eq!(
+        go,
+        format!(
+            "{} &lt;a&amp;b&gt; it\\'s a%3Db%2Ctier%3Dfront web|running|\n",
+            &id[..4]
+        )
+    );
+    sb.run(&["ps", "--format", "{{define \"x\"}}{{end}}"])
+        .fails_with("{{define}} is not supported in box's --format");
 
     // All states, untruncated, and a format of one's own winning over -q.
     let all = sb

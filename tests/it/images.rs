@@ -123,5 +123,5 @@ fn version_and_help() {
         .contains(env!("CARGO_PKG_VERSION")));
     assert!(sb.ok(&["--help"]).stdout().contains("pull"));
     sb.run(&["frobnicate"])
-        .fails_with("unrecognized subcommand");
+        .fails_with("unknown command \"frobnicate\" for \"box\"");
 }

@@ -5,10 +5,13 @@
 #[macro_use]
 mod harness;
 mod cli;
+mod completion;
 mod cp;
 mod exec;
 mod format;
 mod images;
+mod info;
+mod inspect;
 mod lifecycle;
 mod network;
 mod pull;
