@@ -226,9 +226,10 @@ fn pasta(req: &Request) -> Result<Helper, HelperError> {
         cmd.args(["-I", i]);
     }
     cmd.arg(req.pid.to_string());
+    let (stderr, log) = log_file(req, "pasta")?;
     cmd.stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::piped())
+        .stderr(stderr)
         .process_group(0);
     crate::sys::die_with_parent(&mut cmd);
     let mut child = cmd.spawn().map_err(|e| HelperError::Spawn("pasta", e))?;
@@ -239,14 +240,11 @@ fn pasta(req: &Request) -> Result<Helper, HelperError> {
             break;
         }
         if let Ok(Some(_)) = child.try_wait() {
-            let mut err = String::new();
-            if let Some(mut e) = child.stderr.take() {
-                let _ = e.read_to_string(&mut err);
-            }
-            return Err(HelperError::Failed("pasta", last_line(&err)));
+            return Err(HelperError::Failed("pasta", log_tail(&log)));
         }
         if std::time::Instant::now() > deadline {
             let _ = child.kill();
+            let _ = child.wait();
             return Err(HelperError::Failed(
                 "pasta",
                 "no network after 10 seconds".into(),
@@ -254,10 +252,8 @@ fn pasta(req: &Request) -> Result<Helper, HelperError> {
         }
         std::thread::sleep(std::time::Duration::from_micros(500));
     }
-    let helper = Helper::new(child.id(), None, req);
     // Reaped by the shim's loop like any child of its, or by the helper's drop.
-    std::mem::forget(child);
-    Ok(helper)
+    Ok(Helper::new(child.id(), None, req))
 }
 
 /// Whether the network namespace of `pid` has a default route, IPv4 or IPv6.
@@ -273,6 +269,19 @@ fn has_default_route(pid: i32) -> bool {
     let v6 = std::fs::read_to_string(format!("/proc/{pid}/net/ipv6_route")).unwrap_or_default();
     v6.lines()
         .any(|l| l.starts_with("00000000000000000000000000000000 00 ") && !l.contains(" lo"))
+}
+
+/// The helper's stderr: a file in the container's runtime directory, read when the
+/// helper fails. (A pipe would need a reader for the helper's whole life, or block it
+/// once full.)
+fn log_file(req: &Request, name: &'static str) -> Result<(Stdio, PathBuf), HelperError> {
+    let path = req.runtime_dir.join(format!("{name}.log"));
+    let f = std::fs::File::create(&path).map_err(|e| HelperError::Spawn(name, e))?;
+    Ok((Stdio::from(f), path))
+}
+
+fn log_tail(path: &Path) -> String {
+    last_line(&std::fs::read_to_string(path).unwrap_or_default())
 }
 
 fn last_line(s: &str) -> String {
@@ -313,10 +322,9 @@ fn slirp4netns(req: &Request) -> Result<Helper, HelperError> {
     }
     cmd.arg("--netns-type=path")
         .arg(format!("/proc/{}/ns/net", req.pid))
-        .arg("tap0")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
+        .arg("tap0");
+    let (stderr, log) = log_file(req, "slirp4netns")?;
+    cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(stderr);
     // Not in the shim's process group: the shim's signals are not its.
     cmd.process_group(0);
     crate::sys::die_with_parent(&mut cmd);
@@ -328,18 +336,15 @@ fn slirp4netns(req: &Request) -> Result<Helper, HelperError> {
     let got = std::fs::File::from(ready_r).read(&mut ready);
     if !matches!(got, Ok(1)) {
         let _ = child.kill();
-        let out = child
-            .wait_with_output()
-            .map(|o| o.stderr)
-            .unwrap_or_default();
-        return Err(fail(&last_line(&String::from_utf8_lossy(&out))));
+        let _ = child.wait();
+        return Err(fail(&log_tail(&log)));
     }
+    // Reaped by the shim's loop like any child, or by the helper's drop (which also
+    // ends it if a port cannot be added).
+    let helper = Helper::new(child.id(), Some(exit_w), req);
     for m in req.ports {
         add_hostfwd(&api, m).map_err(|e| fail(&e))?;
     }
-    let helper = Helper::new(child.id(), Some(exit_w), req);
-    // Reaped by the shim's loop like any child, or by the helper's drop.
-    std::mem::forget(child);
     Ok(helper)
 }
 

@@ -11,6 +11,7 @@ mod format;
 mod images;
 mod lifecycle;
 mod network;
+mod ports;
 mod pull;
 mod run;
 mod store;
