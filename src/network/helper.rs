@@ -324,7 +324,9 @@ fn slirp4netns(req: &Request) -> Result<Helper, HelperError> {
         .arg(format!("/proc/{}/ns/net", req.pid))
         .arg("tap0");
     let (stderr, log) = log_file(req, "slirp4netns")?;
-    cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(stderr);
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(stderr);
     // Not in the shim's process group: the shim's signals are not its.
     cmd.process_group(0);
     crate::sys::die_with_parent(&mut cmd);

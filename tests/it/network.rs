@@ -67,10 +67,28 @@ pub fn free_port() -> u16 {
         .port()
 }
 
-/// A UDP echo server on port PORT, in Debian's perl (busybox's nc has no UDP); it
-/// answers `echo:MESSAGE:CLIENT-ADDRESS`.
-pub fn udp_echo_server(port: u16) -> String {
-    format!("use IO::Socket::INET; my $s = IO::Socket::INET->new(LocalPort => {port}, Proto => 'udp') or die $!; while (1) {{ my $m; $s->recv($m, 100); my $p = $s->peerhost; $s->send(\"echo:$m:$p\"); }}")
+/// Runs container NAME (detached, with `flags`) of Debian's perl answering UDP on port
+/// `inside` (busybox's nc has no UDP), `echo:MESSAGE:CLIENT-ADDRESS`.
+pub fn udp_echo_container(sb: &Sandbox, name: &str, flags: &[&str], inside: u16) {
+    let server = format!("use IO::Socket::INET; my $s = IO::Socket::INET->new(LocalPort => {inside}, Proto => 'udp') or die $!; while (1) {{ my $m; $s->recv($m, 100); my $p = $s->peerhost; $s->send(\"echo:$m:$p\"); }}");
+    let img = debian();
+    let mut args = vec!["run", "-d", "--name", name];
+    args.extend(flags);
+    args.extend([img.as_str(), "perl", "-e", &server]);
+    sb.ok(&args);
+}
+
+/// A TCP service on the host's loopback that says `answer` to every client: its port.
+fn host_service(answer: &'static [u8]) -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for s in listener.incoming().flatten() {
+            let mut s = s;
+            let _ = s.write_all(answer);
+        }
+    });
+    port
 }
 
 /// A TCP server on port PORT, in Debian's perl, that tells each client its address.
@@ -216,14 +234,7 @@ per_user!(debian_apt_get_update, debian_apt_get_update);
 /// NAME:host-gateway` asks for them.
 fn host_loopback(user: User) {
     let sb = Sandbox::new(user);
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        for s in listener.incoming().flatten() {
-            let mut s = s;
-            let _ = s.write_all(b"from-host\n");
-        }
-    });
+    let port = host_service(b"from-host\n");
     for &net in helpers(user) {
         let gateway = if net == "pasta" {
             gateway()
@@ -316,14 +327,7 @@ fn gateway() -> String {
 /// loopback services are its own.
 fn network_host(user: User) {
     let sb = Sandbox::new(user);
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        for s in listener.incoming().flatten() {
-            let mut s = s;
-            let _ = s.write_all(b"host-loopback\n");
-        }
-    });
+    let port = host_service(b"host-loopback\n");
     let o = sb.ok(&[
         "run",
         "--rm",
@@ -516,20 +520,8 @@ fn client_addresses(user: User) {
         // from another host; slirp4netns from the host's own address.
         let inside = if net == "pasta" { udp } else { 53 };
         let udp_name = format!("udp-{net}");
-        sb.ok(&[
-            "run",
-            "-d",
-            "--name",
-            &udp_name,
-            "--network",
-            net,
-            "-p",
-            &format!("{udp}:{inside}/udp"),
-            &debian(),
-            "perl",
-            "-e",
-            &udp_echo_server(inside),
-        ]);
+        let publish = format!("{udp}:{inside}/udp");
+        udp_echo_container(&sb, &udp_name, &["--network", net, "-p", &publish], inside);
         if net == "pasta" {
             assert_eq!(udp_echo("127.0.0.1", udp), "echo:datagram:127.0.0.1");
             let peer = Peer::new();

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use crate::harness::*;
 use crate::network::{
-    bb, debian, fetch, free_port, helpers, host_address, pid_of, udp_ask, udp_echo, udp_echo_server,
+    bb, fetch, free_port, helpers, host_address, pid_of, udp_ask, udp_echo, udp_echo_container,
 };
 
 /// The first of this user's twenty fixed host ports.
@@ -75,20 +75,8 @@ fn published_ports(user: User) {
         } else {
             (53, host.clone())
         };
-        sb.ok(&[
-            "run",
-            "-d",
-            "--name",
-            &udp_name,
-            "--network",
-            net,
-            "-p",
-            &format!("{udp}:{inside}/udp"),
-            &debian(),
-            "perl",
-            "-e",
-            &udp_echo_server(inside),
-        ]);
+        let publish = format!("{udp}:{inside}/udp");
+        udp_echo_container(&sb, &udp_name, &["--network", net, "-p", &publish], inside);
         assert!(
             udp_echo(&client, udp).starts_with("echo:datagram:"),
             "{net}: udp from the host"
@@ -309,20 +297,8 @@ fn port_ranges(user: User) {
     for &net in helpers(user) {
         let inside = if net == "pasta" { b + 10 } else { 53 };
         let name = format!("udp-range-{net}");
-        sb.ok(&[
-            "run",
-            "-d",
-            "--name",
-            &name,
-            "--network",
-            net,
-            "-p",
-            &format!("{u0}-{u1}:{inside}/udp"),
-            &debian(),
-            "perl",
-            "-e",
-            &udp_echo_server(inside),
-        ]);
+        let publish = format!("{u0}-{u1}:{inside}/udp");
+        udp_echo_container(&sb, &name, &["--network", net, "-p", &publish], inside);
         let port: u16 = sb
             .ok(&["port", &name, &format!("{inside}/udp")])
             .stdout()
@@ -387,25 +363,19 @@ fn publish_all(user: User) {
     for &net in helpers(user) {
         let p = free_port();
         let fixed = free_port();
-        sb.ok(&[
-            "run",
-            "-d",
-            "--name",
-            "exposed",
+        let (expose, publish) = (format!("{p}/udp"), format!("{fixed}:7000"));
+        let flags = [
             "--network",
             net,
             "-P",
             "--expose",
-            &format!("{p}/udp"),
+            &expose,
             "--expose",
             "7000-7001",
             "-p",
-            &format!("{fixed}:7000"),
-            &debian(),
-            "perl",
-            "-e",
-            &udp_echo_server(p),
-        ]);
+            &publish,
+        ];
+        udp_echo_container(&sb, "exposed", &flags, p);
         let ports = sb.ok(&["port", "exposed"]).stdout();
         assert_eq!(ports.lines().count(), 3, "{ports}");
         assert!(
@@ -455,42 +425,27 @@ per_user!(back_to_back, back_to_back);
 fn slirp_udp_and_loopback(user: User) {
     let sb = Sandbox::new(user);
     let p = free_port();
-    let id = sb
-        .ok(&[
-            "run",
-            "-d",
-            "--network",
-            "slirp4netns",
-            "--add-host",
-            "host:host-gateway",
-            "-p",
-            &format!("{p}:53/udp"),
-            &debian(),
-            "perl",
-            "-e",
-            &udp_echo_server(53),
-        ])
-        .stdout();
+    let publish = format!("{p}:53/udp");
+    let open = [
+        "--network",
+        "slirp4netns",
+        "--add-host",
+        "host:host-gateway",
+    ];
+    udp_echo_container(&sb, "open", &[&open[..], &["-p", &publish]].concat(), 53);
     assert_eq!(udp_echo("127.0.0.1", p), "echo:datagram:10.0.2.2");
-    sb.ok(&["rm", "-f", id.trim()]);
+    sb.ok(&["rm", "-f", "open"]);
     let q = free_port();
-    let id = sb
-        .ok(&[
-            "run",
-            "-d",
-            "--network",
-            "slirp4netns",
-            "-p",
-            &format!("{q}:53/udp"),
-            &debian(),
-            "perl",
-            "-e",
-            &udp_echo_server(53),
-        ])
-        .stdout();
+    let publish = format!("{q}:53/udp");
+    udp_echo_container(
+        &sb,
+        "closed",
+        &["--network", "slirp4netns", "-p", &publish],
+        53,
+    );
     // Answered at the host's address (the server is up), not at its loopback.
     assert!(udp_echo(&host_address(), q).starts_with("echo:datagram:"));
     assert_eq!(udp_ask("127.0.0.1", q, Duration::from_secs(2)), None);
-    sb.ok(&["rm", "-f", id.trim()]);
+    sb.ok(&["rm", "-f", "closed"]);
 }
 per_user!(slirp_udp_and_loopback, slirp_udp_and_loopback);
