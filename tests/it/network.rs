@@ -419,12 +419,17 @@ struct Peer {
 
 impl Peer {
     fn new() -> Peer {
-        let id = std::process::id() % 100_000;
+        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % 60;
+        let id = format!("{}x{n}", std::process::id() % 100_000);
         let ns = format!("boxtest-peer-{id}");
         let (a, b) = (format!("bxp{id}a"), format!("bxp{id}b"));
-        // 198.18.0.0/15 is for benchmarks and tests (RFC 2544); one /30 per process.
-        let net = id % 250;
-        let (host, addr) = (format!("198.18.{net}.1"), format!("198.18.{net}.2"));
+        // 198.18.0.0/15 is for benchmarks and tests (RFC 2544); one /30 per peer.
+        let net = std::process::id() % 250;
+        let (host, addr) = (
+            format!("198.18.{net}.{}", 4 * n + 1),
+            format!("198.18.{net}.{}", 4 * n + 2),
+        );
         let ip = |args: &[&str]| {
             let o = std::process::Command::new("ip")
                 .args(args)
