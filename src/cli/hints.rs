@@ -1,7 +1,8 @@
 //! The `hint:` line after an error, for the mistakes whose fix box knows: a helper
 //! program that is not installed, a user without a subordinate id range, a registry
-//! that wants credentials. The error line says what went wrong; the hint says what to
-//! type, so it names the user's own account and a range that is free.
+//! that wants credentials, a port the network helper cannot forward. The error line
+//! says what went wrong; the hint says what to type, so it names the user's own account
+//! and a range that is free.
 
 use boxc::image::pull::PullError;
 use boxc::image::registry::RegistryError;
@@ -26,6 +27,13 @@ pub fn for_error(e: &anyhow::Error, line: &str) -> Option<String> {
     }
     if let Some(n) = e.chain().find_map(|c| c.downcast_ref::<NotImplemented>()) {
         return Some(n.hint());
+    }
+    if let Some(h) = e
+        .chain()
+        .find_map(|c| c.downcast_ref::<boxc::network::ports::PortError>())
+        .and_then(|p| p.hint())
+    {
+        return Some(h);
     }
     for (prog, package) in HELPERS {
         if line.contains(&format!("{prog} not found"))

@@ -4,6 +4,7 @@
 use anyhow::Result;
 
 use boxc::image::reference::{is_loopback_host, DOCKER_HUB};
+use boxc::network::Network;
 use boxc::runtime::idmap::{find_program, parse_subid, user_name, IdMapping};
 use boxc::runtime::storage;
 
@@ -338,17 +339,21 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<i32> {
         &format!("{} ({})", driver.name(), driver.reason()),
     );
     line("Kernel overlay", storage::kernel_overlay().describe());
+    let root = rustix::process::geteuid().is_root();
     line(
         "Network",
-        &match boxc::network::parse_mode(
-            "default",
-            &|p| find_program(p).is_some(),
-            rustix::process::geteuid().is_root(),
-        ) {
-            Ok(n) => format!(
-                "{} (the default; --network pasta|slirp4netns|none|host chooses)",
-                n.as_str()
-            ),
+        &match boxc::network::parse_mode("default", &|p| find_program(p).is_some(), root) {
+            Ok(n) => {
+                let why = match n {
+                    Network::Slirp4netns if root => ": pasta does not run as root",
+                    Network::Slirp4netns => ": pasta is not installed",
+                    _ => "",
+                };
+                format!(
+                    "{} (the default{why}; --network pasta|slirp4netns|none|host chooses)",
+                    n.as_str()
+                )
+            }
             Err(e) => format!("none available: {e}"),
         },
     );

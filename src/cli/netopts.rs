@@ -164,7 +164,8 @@ pub fn links(
     Ok(links)
 }
 
-/// The ports a container exposes: its image's ExposedPorts and its published ones.
+/// The ports a container exposes: its image's ExposedPorts, its `--expose`'d and its
+/// published ones.
 fn exposed_ports(store: &boxc::image::store::Store, spec: &ContainerSpec) -> Vec<(u16, String)> {
     let mut out: Vec<(u16, String)> = spec
         .ports
@@ -177,13 +178,15 @@ fn exposed_ports(store: &boxc::image::store::Store, spec: &ContainerSpec) -> Vec
         .flatten()
         .and_then(|img| store.blob(&img.config_digest).ok())
         .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok());
-    if let Some(c) = config {
-        let cfg = boxc::runtime::spec::ImageRunConfig::from_image_config(&c);
-        for k in cfg.exposed_ports.iter().flat_map(|m| m.keys()) {
-            let (p, proto) = k.split_once('/').unwrap_or((k, "tcp"));
-            if let Ok(p) = p.parse() {
-                out.push((p, proto.to_string()));
-            }
+    let image_keys: Vec<String> = config
+        .map(|c| boxc::runtime::spec::ImageRunConfig::from_image_config(&c))
+        .iter()
+        .flat_map(|cfg| cfg.exposed_ports.iter().flat_map(|m| m.keys().cloned()))
+        .collect();
+    for k in image_keys.iter().chain(&spec.exposed) {
+        let (p, proto) = k.split_once('/').unwrap_or((k, "tcp"));
+        if let Ok(p) = p.parse() {
+            out.push((p, proto.to_string()));
         }
     }
     out.sort();

@@ -202,6 +202,7 @@ const HEADERS: &[(&str, &str)] = &[
     ("Name", "NAME"),
     ("Driver", "DRIVER"),
     ("Scope", "SCOPE"),
+    ("IPv4", "IPV4"),
     ("IPv6", "IPV6"),
     ("Internal", "INTERNAL"),
     ("Labels", "LABELS"),
@@ -223,7 +224,8 @@ fn ls(_ctx: &Ctx, nets: &Networks, a: LsArgs) -> Result<i32> {
             n.id[..12].to_string()
         }
     };
-    if a.quiet {
+    // As Docker's: a format of one's own wins over -q.
+    if a.quiet && format.is_default() {
         print(
             &list
                 .iter()
@@ -241,6 +243,7 @@ fn ls(_ctx: &Ctx, nets: &Networks, a: LsArgs) -> Result<i32> {
                     "Name": n.name,
                     "Driver": "bridge",
                     "Scope": "local",
+                    "IPv4": "true",
                     "IPv6": "false",
                     "Internal": n.internal.to_string(),
                     "Labels": n.labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(","),

@@ -124,7 +124,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<i32> {
                 go_quote(&if a.no_trunc { cmd } else { ellipsis(&cmd, 20) }),
                 ago(Some(&c.state.created_at)),
                 status_text(&c.state),
-                ports_column(&c.spec),
+                ports_column(c),
                 c.spec.name.clone(),
             ];
             if a.size {
@@ -149,9 +149,14 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<i32> {
     Ok(0)
 }
 
-/// Published ports, Docker's way: `0.0.0.0:8080->80/tcp, ...`.
-pub fn ports_column(spec: &ContainerSpec) -> String {
-    spec.ports
+/// Published ports, Docker's way: `0.0.0.0:8080->80/tcp, ...`; only while the
+/// container runs, when its helper forwards them (Docker's too).
+fn ports_column(c: &Listed) -> String {
+    if c.state.status != Status::Running {
+        return String::new();
+    }
+    c.spec
+        .ports
         .iter()
         .map(|p| p.display())
         .collect::<Vec<_>>()
@@ -238,7 +243,7 @@ fn fields(c: &Listed, no_trunc: bool, size: &str) -> Row {
         } else {
             c.spec.networks.iter().map(|a| a.network.as_str()).collect::<Vec<_>>().join(",")
         },
-        "Ports": ports_column(&c.spec),
+        "Ports": ports_column(c),
         "RunningFor": ago(Some(&c.state.created_at)),
         "Size": size,
         "State": c.state.status.as_str(),

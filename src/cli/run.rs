@@ -109,9 +109,12 @@ pub struct Args {
     /// Publish a container's port to the host: [HOSTIP:][HOSTPORT:]CONTAINERPORT[/tcp|/udp]
     #[arg(short = 'p', long = "publish", value_name = "PORTS")]
     publish: Vec<String>,
-    /// Publish all the image's exposed ports to free host ports
+    /// Publish all exposed ports (the image's and --expose's) to free host ports
     #[arg(short = 'P', long = "publish-all")]
     publish_all: bool,
+    /// Expose a port or a range of ports without publishing it (for -P and --link)
+    #[arg(long, value_name = "PORT[/PROTO]")]
+    expose: Vec<String>,
     /// Add a line to /etc/hosts: NAME:IP, or NAME:host-gateway for the host itself
     #[arg(long = "add-host", value_name = "NAME:IP")]
     add_host: Vec<String>,
@@ -195,12 +198,16 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<i32> {
         search: a.dns_search.clone(),
         options: a.dns_option.clone(),
     };
-    let mut ports = Vec::new();
+    let mut requests = Vec::new();
     for p in &a.publish {
-        ports.extend(boxc::network::parse_publish(p)?);
+        requests.extend(boxc::network::parse_publish(p)?);
     }
-    if !ports.is_empty() && !matches!(network, Network::Pasta | Network::Slirp4netns) {
+    if !requests.is_empty() && !matches!(network, Network::Pasta | Network::Slirp4netns) {
         bail!(boxc::network::NetworkError::NotPrivate(network.as_str()));
+    }
+    let mut exposed = Vec::new();
+    for e in &a.expose {
+        exposed.extend(boxc::network::ports::parse_expose(e)?);
     }
     let mounts = parse_mounts(&a)?;
     let security = parse_security(&a)?;
@@ -214,17 +221,34 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<i32> {
     let config: serde_json::Value =
         serde_json::from_slice(&store.blob(&image.config_digest)?).context("image config")?;
     let image_cfg = ImageRunConfig::from_image_config(&config);
-    if a.publish_all && network.private() && network != Network::None {
-        let exposed: Vec<String> = image_cfg
+    let host_loopback = extra_hosts.iter().any(|h| h.ip.is_none());
+    if a.publish_all && matches!(network, Network::Pasta | Network::Slirp4netns) {
+        let keys: Vec<String> = image_cfg
             .exposed_ports
             .iter()
             .flat_map(|m| m.keys().cloned())
+            .chain(exposed.iter().cloned())
             .collect();
-        ports.extend(boxc::network::exposed(&exposed));
+        // A port `-p` publishes is not published again, as Docker's.
+        let all = boxc::network::ports::exposed(&keys);
+        let mut seen: Vec<(u16, boxc::network::Proto)> = requests
+            .iter()
+            .map(|r| (r.container_port, r.proto))
+            .collect();
+        for r in all {
+            if !seen.contains(&(r.container_port, r.proto)) {
+                seen.push((r.container_port, r.proto));
+                requests.push(r);
+            }
+        }
     }
-    // Taken ports are an error now, before anything is created; free ones are picked.
-    boxc::network::ports::reserve(&mut ports)?;
-    let host_loopback = extra_hosts.iter().any(|h| h.ip.is_none());
+    // Taken ports, and ports the helper cannot forward, are an error now, before
+    // anything is created; free ones are picked.
+    let forwarder = match network {
+        Network::Pasta => boxc::network::ports::Forwarder::Pasta,
+        _ => boxc::network::ports::Forwarder::Slirp4netns { host_loopback },
+    };
+    let ports = boxc::network::ports::reserve(&requests, forwarder, &ctx.dirs.runtime)?;
     let gateway = match network {
         Network::Slirp4netns => boxc::network::helper::SLIRP_GATEWAY.parse().ok(),
         Network::Pasta => boxc::network::helper::host_gateway(),
@@ -338,6 +362,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<i32> {
             restart,
             log,
             ports: ports.clone(),
+            exposed: exposed.clone(),
             host_loopback,
             extra_hosts: extra_hosts.clone(),
             dns: dns.clone(),

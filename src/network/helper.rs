@@ -13,7 +13,7 @@
 
 use std::io::{Read, Write};
 use std::net::IpAddr;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -38,6 +38,8 @@ pub enum HelperError {
     Spawn(&'static str, std::io::Error),
     #[error("{0} could not set up the container's network: {1}")]
     Failed(&'static str, String),
+    #[error(transparent)]
+    Ports(super::ports::PortError),
 }
 
 /// What a container's network needs from its helper.
@@ -57,40 +59,128 @@ pub struct Request<'a> {
     pub ifname: Option<&'a str>,
 }
 
-/// A running helper; ended by [`Helper::stop`] or by the namespace going away.
+/// A running helper, the shim's child. Ended with its container: [`Helper::kill`] when
+/// the container is gone, then dropped (reaped) once the exit status is out; dropping it
+/// also ends it, on any path that gives up on the container.
 pub struct Helper {
-    pid: Option<nix::unistd::Pid>,
+    pid: nix::unistd::Pid,
+    /// Signals go through this, never by pid: the shim reaps any child that exits, and
+    /// a helper that died by itself leaves a pid that may be someone else's.
+    pidfd: Option<OwnedFd>,
     /// slirp4netns exits when this closes.
     _exit: Option<OwnedFd>,
+    /// The container's runtime directory, where the helper is marked releasing its
+    /// ports from [`Helper::kill`] until they are free again.
+    dir: PathBuf,
+    ports: Vec<PortMapping>,
 }
 
 impl Helper {
-    /// Tells the helper to end, without waiting: the kernel's teardown of its tap
-    /// device as it exits takes 15-50 ms, which the container's exit status need not
-    /// wait for. [`Helper::stop`] reaps it afterwards.
-    pub fn kill(&self) {
-        if let Some(p) = self.pid {
-            let _ = nix::sys::signal::kill(p, nix::sys::signal::Signal::SIGKILL);
+    fn new(pid: u32, exit: Option<OwnedFd>, req: &Request) -> Helper {
+        let pid = nix::unistd::Pid::from_raw(pid as i32);
+        let pidfd = rustix::process::Pid::from_raw(pid.as_raw()).and_then(|p| {
+            rustix::process::pidfd_open(p, rustix::process::PidfdFlags::empty()).ok()
+        });
+        Helper {
+            pid,
+            pidfd,
+            _exit: exit,
+            dir: req.runtime_dir.to_path_buf(),
+            ports: req.ports.to_vec(),
         }
     }
 
-    /// Ends the helper and reaps it (it is the shim's child), so that its ports are
-    /// free. Nothing is lost: its container is gone.
+    /// Tells the helper to end, without waiting: the kernel's teardown of its tap
+    /// device as it exits takes 15-50 ms, which the container's exit status need not
+    /// wait for. Until its ports are free, a port check of `box run` that finds one
+    /// of them taken waits (see [`super::release`]).
+    pub fn kill(&self) {
+        if !self.ports.is_empty() {
+            super::release::mark_releasing(&self.dir);
+        }
+        self.signal_kill();
+    }
+
+    fn signal_kill(&self) {
+        match &self.pidfd {
+            Some(fd) => {
+                let _ = rustix::process::pidfd_send_signal(fd, rustix::process::Signal::KILL);
+            }
+            // A kernel without pidfds (before 5.3): by pid, as there is no other way.
+            None => {
+                let _ = nix::sys::signal::kill(self.pid, nix::sys::signal::Signal::SIGKILL);
+            }
+        }
+    }
+
+    /// Ends the helper and reaps it, so that its ports are free. Nothing is lost: its
+    /// container is gone.
     pub fn stop(self) {
-        if let Some(p) = self.pid {
-            let _ = nix::sys::signal::kill(p, nix::sys::signal::Signal::SIGKILL);
-            let _ = nix::sys::wait::waitpid(p, None);
+        drop(self);
+    }
+}
+
+impl Drop for Helper {
+    fn drop(&mut self) {
+        self.signal_kill();
+        match &self.pidfd {
+            // If the shim's loop reaped it already, this returns at once.
+            Some(fd) => {
+                let _ = rustix::process::waitid(
+                    rustix::process::WaitId::PidFd(fd.as_fd()),
+                    rustix::process::WaitIdOptions::EXITED,
+                );
+            }
+            None => {
+                let _ = nix::sys::wait::waitpid(self.pid, None);
+            }
+        }
+        // pasta's listening sockets outlive it by up to some 50 ms (Debian 12's pasta,
+        // kernel 6.18): its ports are free only once they can be bound again.
+        if !self.ports.is_empty() {
+            super::release::await_free(&self.ports);
+            super::release::clear_releasing(&self.dir);
         }
     }
 }
 
-/// Starts the helper the network asks for; `None` for networks without one.
+/// Starts the helper the network asks for; `None` for networks without one. Its host
+/// ports are checked first: a port taken since `box run` chose it, or when a stopped
+/// container starts again, is Docker's "port is already allocated", not the helper's
+/// own words.
 pub fn start(req: &Request) -> Result<Option<Helper>, HelperError> {
+    if !req.ports.is_empty() {
+        let root = req.runtime_dir.parent().unwrap_or(req.runtime_dir);
+        super::ports::check(req.ports, root).map_err(HelperError::Ports)?;
+    }
     match req.network {
         Network::Pasta => pasta(req).map(Some),
         Network::Slirp4netns => slirp4netns(req).map(Some),
         Network::None | Network::Host | Network::Container => Ok(None),
     }
+}
+
+/// The version pasta reports, for messages: Debian 12's says "unknown version", so
+/// the passt package's version stands in.
+pub fn pasta_version() -> String {
+    let run = |prog: &str, args: &[&str]| {
+        Command::new(prog)
+            .args(args)
+            .stdin(Stdio::null())
+            .stderr(Stdio::null())
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+    };
+    let reported = run("pasta", &["--version"])
+        .and_then(|v| v.lines().next().map(str::to_string))
+        .map(|l| l.trim_start_matches("pasta").trim().to_string())
+        .filter(|v| !v.is_empty() && v != "unknown version");
+    reported
+        .or_else(|| run("dpkg-query", &["-W", "-f", "${Version}", "passt"]))
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| "(unknown version)".into())
 }
 
 /// pasta's `-t`/`-u` value for the mappings of one protocol.
@@ -136,9 +226,10 @@ fn pasta(req: &Request) -> Result<Helper, HelperError> {
         cmd.args(["-I", i]);
     }
     cmd.arg(req.pid.to_string());
+    let (stderr, log) = log_file(req, "pasta")?;
     cmd.stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::piped())
+        .stderr(stderr)
         .process_group(0);
     crate::sys::die_with_parent(&mut cmd);
     let mut child = cmd.spawn().map_err(|e| HelperError::Spawn("pasta", e))?;
@@ -149,14 +240,11 @@ fn pasta(req: &Request) -> Result<Helper, HelperError> {
             break;
         }
         if let Ok(Some(_)) = child.try_wait() {
-            let mut err = String::new();
-            if let Some(mut e) = child.stderr.take() {
-                let _ = e.read_to_string(&mut err);
-            }
-            return Err(HelperError::Failed("pasta", last_line(&err)));
+            return Err(HelperError::Failed("pasta", log_tail(&log)));
         }
         if std::time::Instant::now() > deadline {
             let _ = child.kill();
+            let _ = child.wait();
             return Err(HelperError::Failed(
                 "pasta",
                 "no network after 10 seconds".into(),
@@ -164,13 +252,8 @@ fn pasta(req: &Request) -> Result<Helper, HelperError> {
         }
         std::thread::sleep(std::time::Duration::from_micros(500));
     }
-    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
-    // Reaped by the shim's loop like any child of its.
-    std::mem::forget(child);
-    Ok(Helper {
-        pid: Some(pid),
-        _exit: None,
-    })
+    // Reaped by the shim's loop like any child of its, or by the helper's drop.
+    Ok(Helper::new(child.id(), None, req))
 }
 
 /// Whether the network namespace of `pid` has a default route, IPv4 or IPv6.
@@ -186,6 +269,19 @@ fn has_default_route(pid: i32) -> bool {
     let v6 = std::fs::read_to_string(format!("/proc/{pid}/net/ipv6_route")).unwrap_or_default();
     v6.lines()
         .any(|l| l.starts_with("00000000000000000000000000000000 00 ") && !l.contains(" lo"))
+}
+
+/// The helper's stderr: a file in the container's runtime directory, read when the
+/// helper fails. (A pipe would need a reader for the helper's whole life, or block it
+/// once full.)
+fn log_file(req: &Request, name: &'static str) -> Result<(Stdio, PathBuf), HelperError> {
+    let path = req.runtime_dir.join(format!("{name}.log"));
+    let f = std::fs::File::create(&path).map_err(|e| HelperError::Spawn(name, e))?;
+    Ok((Stdio::from(f), path))
+}
+
+fn log_tail(path: &Path) -> String {
+    last_line(&std::fs::read_to_string(path).unwrap_or_default())
 }
 
 fn last_line(s: &str) -> String {
@@ -226,10 +322,11 @@ fn slirp4netns(req: &Request) -> Result<Helper, HelperError> {
     }
     cmd.arg("--netns-type=path")
         .arg(format!("/proc/{}/ns/net", req.pid))
-        .arg("tap0")
-        .stdin(Stdio::null())
+        .arg("tap0");
+    let (stderr, log) = log_file(req, "slirp4netns")?;
+    cmd.stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::piped());
+        .stderr(stderr);
     // Not in the shim's process group: the shim's signals are not its.
     cmd.process_group(0);
     crate::sys::die_with_parent(&mut cmd);
@@ -241,22 +338,16 @@ fn slirp4netns(req: &Request) -> Result<Helper, HelperError> {
     let got = std::fs::File::from(ready_r).read(&mut ready);
     if !matches!(got, Ok(1)) {
         let _ = child.kill();
-        let out = child
-            .wait_with_output()
-            .map(|o| o.stderr)
-            .unwrap_or_default();
-        return Err(fail(&last_line(&String::from_utf8_lossy(&out))));
+        let _ = child.wait();
+        return Err(fail(&log_tail(&log)));
     }
+    // Reaped by the shim's loop like any child, or by the helper's drop (which also
+    // ends it if a port cannot be added).
+    let helper = Helper::new(child.id(), Some(exit_w), req);
     for m in req.ports {
         add_hostfwd(&api, m).map_err(|e| fail(&e))?;
     }
-    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
-    // Reaped by the shim's loop like any child; not waited for here.
-    std::mem::forget(child);
-    Ok(Helper {
-        pid: Some(pid),
-        _exit: Some(exit_w),
-    })
+    Ok(helper)
 }
 
 /// One port forward through slirp4netns's API: one request per connection.

@@ -3,9 +3,9 @@
 //! the shim starts once the namespace exists: `pasta` (package passt) when installed,
 //! else `slirp4netns`. Published ports are the helper's port forwards.
 //!
-//! This module holds the pure rules (which mode, Docker's `-p` syntax, the files a
-//! container's resolver reads); [`helper`] starts and stops the helper programs and
-//! [`ports`] checks host ports before a container starts.
+//! This module holds the pure rules (which mode, the files a container's resolver
+//! reads); [`helper`] starts and stops the helper programs and [`ports`] parses `-p`
+//! and chooses and checks host ports before a container starts.
 
 use std::net::IpAddr;
 
@@ -16,14 +16,14 @@ pub mod helper;
 pub mod holder;
 pub mod netlink;
 pub mod ports;
+pub mod release;
 pub mod user;
 
 pub use crate::runtime::spec::Network;
+pub use ports::{parse_publish, PortMapping, PortRequest, Proto};
 
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum NetworkError {
-    #[error("invalid port specification {0:?}: want [HOSTIP:][HOSTPORT:]CONTAINERPORT[/tcp|/udp], ports 1-65535, ranges of equal length")]
-    BadPort(String),
     #[error("network {0} not found")]
     UnknownNetwork(String),
     #[error("invalid --add-host {0:?}: want NAME:IP or NAME:host-gateway")]
@@ -38,51 +38,6 @@ pub enum NetworkError {
     NotPrivate(&'static str),
     #[error("pasta does not run as root (it drops to nobody, who cannot join the container's namespaces): use --network slirp4netns")]
     PastaAsRoot,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Proto {
-    Tcp,
-    Udp,
-}
-
-impl Proto {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Proto::Tcp => "tcp",
-            Proto::Udp => "udp",
-        }
-    }
-}
-
-/// One published port, after ranges are expanded. `host_port` 0 means "any free port",
-/// which `box run` replaces by a real one before the container starts.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PortMapping {
-    pub host_ip: Option<IpAddr>,
-    pub host_port: u16,
-    pub container_port: u16,
-    pub proto: Proto,
-}
-
-impl PortMapping {
-    /// Docker's `0.0.0.0:8080->80/tcp`, as `box ps` and `box port` show it.
-    pub fn display(&self) -> String {
-        let ip = self.host_ip.map_or_else(
-            || "0.0.0.0".to_string(),
-            |ip| match ip {
-                IpAddr::V6(v6) => format!("[{v6}]"),
-                v4 => v4.to_string(),
-            },
-        );
-        format!(
-            "{ip}:{}->{}/{}",
-            self.host_port,
-            self.container_port,
-            self.proto.as_str()
-        )
-    }
 }
 
 /// Which network `--network` asks for, with the helper that is installed. pasta will
@@ -114,81 +69,6 @@ pub fn parse_mode(
         s if s.starts_with("container:") && s.len() > "container:".len() => Ok(Network::Container),
         other => Err(NetworkError::UnknownNetwork(other.to_string())),
     }
-}
-
-/// `-p` in Docker's syntax: `[HOSTIP:][HOSTPORT:]CONTAINERPORT[/PROTO]`, each port
-/// possibly a range `A-B`. A host range must be as long as the container range; a
-/// missing host port means any free port for each container port.
-pub fn parse_publish(spec: &str) -> Result<Vec<PortMapping>, NetworkError> {
-    let bad = || NetworkError::BadPort(spec.to_string());
-    let (addr, proto) = match spec.rsplit_once('/') {
-        Some((a, "tcp")) => (a, Proto::Tcp),
-        Some((a, "udp")) => (a, Proto::Udp),
-        Some(_) => return Err(bad()),
-        None => (spec, Proto::Tcp),
-    };
-    // An IPv6 host address comes in brackets: [::1]:8080:80.
-    let (host_ip, rest) = if let Some(r) = addr.strip_prefix('[') {
-        let (ip, rest) = r.split_once(']').ok_or_else(bad)?;
-        let rest = rest.strip_prefix(':').ok_or_else(bad)?;
-        (Some(ip.parse::<IpAddr>().map_err(|_| bad())?), rest)
-    } else {
-        let parts: Vec<&str> = addr.split(':').collect();
-        match parts.as_slice() {
-            [_] | [_, _] => (None, addr),
-            [ip, h, c] => {
-                let ip = if ip.is_empty() {
-                    None
-                } else {
-                    Some(ip.parse::<IpAddr>().map_err(|_| bad())?)
-                };
-                (ip, &addr[addr.len() - h.len() - c.len() - 1..])
-            }
-            _ => return Err(bad()),
-        }
-    };
-    let (host, container) = match rest.split_once(':') {
-        Some((h, c)) => (h, c),
-        None => ("", rest),
-    };
-    let range = |r: &str| -> Result<(u16, u16), NetworkError> {
-        let (a, b) = r.split_once('-').unwrap_or((r, r));
-        let a: u16 = a.parse().map_err(|_| bad())?;
-        let b: u16 = b.parse().map_err(|_| bad())?;
-        if a == 0 || b < a {
-            return Err(bad());
-        }
-        Ok((a, b))
-    };
-    let (c0, c1) = range(container)?;
-    let hosts: Vec<u16> = if host.is_empty() {
-        vec![0; usize::from(c1 - c0) + 1]
-    } else {
-        let (h0, h1) = range(host)?;
-        if h1 - h0 != c1 - c0 {
-            return Err(bad());
-        }
-        (h0..=h1).collect()
-    };
-    Ok((c0..=c1)
-        .zip(hosts)
-        .map(|(c, h)| PortMapping {
-            host_ip,
-            host_port: h,
-            container_port: c,
-            proto,
-        })
-        .collect())
-}
-
-/// `-P`: every port the image exposes (`ExposedPorts` keys such as "80/tcp"), each on
-/// any free host port.
-pub fn exposed(ports: &[String]) -> Vec<PortMapping> {
-    ports
-        .iter()
-        .filter_map(|p| parse_publish(p).ok())
-        .flatten()
-        .collect()
 }
 
 /// One `--add-host NAME:IP` (or `NAME:host-gateway`), Docker's syntax (also `NAME=IP`).
@@ -290,60 +170,6 @@ pub fn hosts_file(hostname: &str, extra: &[ExtraHost], gateway: Option<IpAddr>) 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn p(s: &str) -> Vec<(Option<&'static str>, u16, u16, Proto)> {
-        parse_publish(s)
-            .unwrap()
-            .into_iter()
-            .map(|m| {
-                (
-                    m.host_ip
-                        .map(|ip| &*Box::leak(ip.to_string().into_boxed_str())),
-                    m.host_port,
-                    m.container_port,
-                    m.proto,
-                )
-            })
-            .collect()
-    }
-
-    #[test]
-    fn publish_syntax() {
-        assert_eq!(p("8080:80"), vec![(None, 8080, 80, Proto::Tcp)]);
-        assert_eq!(p("80"), vec![(None, 0, 80, Proto::Tcp)]);
-        assert_eq!(p("53/udp"), vec![(None, 0, 53, Proto::Udp)]);
-        assert_eq!(
-            p("127.0.0.1:8080:80/udp"),
-            vec![(Some("127.0.0.1"), 8080, 80, Proto::Udp)]
-        );
-        assert_eq!(
-            p("127.0.0.1::80"),
-            vec![(Some("127.0.0.1"), 0, 80, Proto::Tcp)]
-        );
-        assert_eq!(
-            p("[::1]:8080:80"),
-            vec![(Some("::1"), 8080, 80, Proto::Tcp)]
-        );
-        assert_eq!(
-            p("8000-8001:90-91"),
-            vec![(None, 8000, 90, Proto::Tcp), (None, 8001, 91, Proto::Tcp)]
-        );
-        assert_eq!(p("90-91").len(), 2);
-        for bad in [
-            "",
-            "x",
-            "80/sctp",
-            "8000-8002:90-91",
-            "0",
-            "1:2:3:4",
-            "nope:80:80",
-            "70000",
-        ] {
-            assert!(parse_publish(bad).is_err(), "{bad}");
-        }
-        let m = &parse_publish("127.0.0.1:8080:80").unwrap()[0];
-        assert_eq!(m.display(), "127.0.0.1:8080->80/tcp");
-    }
 
     #[test]
     fn modes() {

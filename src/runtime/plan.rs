@@ -258,6 +258,7 @@ mod tests {
             restart: RestartPolicy::No,
             log: LogOptions::default(),
             ports: vec![],
+            exposed: vec![],
             host_loopback: false,
             extra_hosts: vec![],
             networks: vec![],

@@ -79,6 +79,9 @@ pub struct ContainerSpec {
     /// Published ports, host ports decided (`-p`, `-P`).
     #[serde(default)]
     pub ports: Vec<crate::network::PortMapping>,
+    /// `--expose`'d ports, besides the image's ExposedPorts (`80/tcp`, ...).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exposed: Vec<String>,
     /// Whether the container may reach the host's loopback (asked for with
     /// `--add-host NAME:host-gateway`).
     #[serde(default)]

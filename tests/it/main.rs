@@ -14,6 +14,7 @@ mod info;
 mod inspect;
 mod lifecycle;
 mod network;
+mod ports;
 mod pull;
 mod run;
 mod store;

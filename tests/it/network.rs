@@ -1,6 +1,7 @@
 //! Container networking through the user-mode helpers (pasta, slirp4netns): egress,
-//! DNS, published ports, the host's loopback only when asked, and no helper left
-//! behind.
+//! DNS, the host's loopback only when asked, the host's network, what `box info` says,
+//! the client address a server sees, and no process of box's left behind. Published
+//! ports are `ports.rs`'s.
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream, UdpSocket};
@@ -8,30 +9,36 @@ use std::time::{Duration, Instant};
 
 use crate::harness::*;
 
-fn bb() -> String {
+pub fn bb() -> String {
     image("busybox")
 }
 
-/// The helper processes (pasta runs as `passt.avx2` or `pasta`, slirp4netns) whose
-/// command line names `marker`.
-fn helpers_with(marker: &str) -> usize {
-    let out = std::process::Command::new("pgrep")
-        .args(["-f", &format!("(pasta|slirp4netns).*{marker}")])
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout).lines().count()
+pub fn debian() -> String {
+    if !debian_available() {
+        panic!("the Debian fixture is missing: tests/run.sh builds it with mmdebstrap");
+    }
+    image("debian:bookworm")
 }
 
-fn pid_of(sb: &Sandbox, name: &str) -> i64 {
+/// The helpers a user can use: pasta will not run as root.
+pub fn helpers(user: User) -> &'static [&'static str] {
+    if user == User::Root {
+        &["slirp4netns"]
+    } else {
+        &["pasta", "slirp4netns"]
+    }
+}
+
+pub fn pid_of(sb: &Sandbox, name: &str) -> i64 {
     let v: serde_json::Value = serde_json::from_str(&sb.ok(&["inspect", name]).stdout()).unwrap();
     v[0]["State"]["Pid"].as_i64().unwrap()
 }
 
-/// A TCP request to the host port, retried while the container's server starts.
-fn fetch(port: u16) -> String {
-    let deadline = Instant::now() + Duration::from_secs(10);
+/// What a TCP server at `addr:port` says, retried while the container's server starts.
+pub fn fetch_from(addr: &str, port: u16) -> String {
+    let deadline = Instant::now() + Duration::from_secs(15);
     loop {
-        if let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) {
+        if let Ok(mut s) = TcpStream::connect((addr, port)) {
             s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
             let _ = s.write_all(b"ping\n");
             let mut out = String::new();
@@ -40,12 +47,19 @@ fn fetch(port: u16) -> String {
                 return out;
             }
         }
-        assert!(Instant::now() < deadline, "nothing answered on port {port}");
+        assert!(
+            Instant::now() < deadline,
+            "nothing answered on {addr}:{port}"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
 }
 
-fn free_port() -> u16 {
+pub fn fetch(port: u16) -> String {
+    fetch_from("127.0.0.1", port)
+}
+
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -53,17 +67,74 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// Egress and DNS, on each helper: names resolve through the helper, and the
-/// Debian archive (which these machines reach) answers.
-/// The helpers a user can use: pasta will not run as root.
-fn helpers(user: User) -> &'static [&'static str] {
-    if user == User::Root {
-        &["slirp4netns"]
-    } else {
-        &["pasta", "slirp4netns"]
+/// Runs container NAME (detached, with `flags`) of Debian's perl answering UDP on port
+/// `inside` (busybox's nc has no UDP), `echo:MESSAGE:CLIENT-ADDRESS`.
+pub fn udp_echo_container(sb: &Sandbox, name: &str, flags: &[&str], inside: u16) {
+    let server = format!("use IO::Socket::INET; my $s = IO::Socket::INET->new(LocalPort => {inside}, Proto => 'udp') or die $!; while (1) {{ my $m; $s->recv($m, 100); my $p = $s->peerhost; $s->send(\"echo:$m:$p\"); }}");
+    let img = debian();
+    let mut args = vec!["run", "-d", "--name", name];
+    args.extend(flags);
+    args.extend([img.as_str(), "perl", "-e", &server]);
+    sb.ok(&args);
+}
+
+/// A TCP service on the host's loopback that says `answer` to every client: its port.
+fn host_service(answer: &'static [u8]) -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for s in listener.incoming().flatten() {
+            let mut s = s;
+            let _ = s.write_all(answer);
+        }
+    });
+    port
+}
+
+/// A TCP server on port PORT, in Debian's perl, that tells each client its address.
+pub fn tcp_peer_server(port: u16) -> String {
+    format!("use IO::Socket::INET; my $s = IO::Socket::INET->new(LocalPort => {port}, Proto => 'tcp', Listen => 5, ReuseAddr => 1) or die $!; while (my $c = $s->accept) {{ print $c 'peer:' . $c->peerhost . \"\\n\"; close $c; }}")
+}
+
+/// The host's own address on its default route's interface (not loopback).
+pub fn host_address() -> String {
+    let out = std::process::Command::new("hostname")
+        .arg("-I")
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .next()
+        .expect("an address")
+        .to_string()
+}
+
+/// Sends a datagram to `addr:port` until an answer comes back, or `None` after `wait`.
+pub fn udp_ask(addr: &str, port: u16, wait: Duration) -> Option<String> {
+    let u = UdpSocket::bind("0.0.0.0:0").unwrap();
+    u.set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
+    let deadline = Instant::now() + wait;
+    let mut buf = [0u8; 100];
+    loop {
+        u.send_to(b"datagram", (addr, port)).unwrap();
+        if let Ok((n, _)) = u.recv_from(&mut buf) {
+            return Some(String::from_utf8_lossy(&buf[..n]).into_owned());
+        }
+        if Instant::now() > deadline {
+            return None;
+        }
     }
 }
 
+/// The echo of a UDP server at `addr:port`, waiting for it to start.
+pub fn udp_echo(addr: &str, port: u16) -> String {
+    udp_ask(addr, port, Duration::from_secs(15))
+        .unwrap_or_else(|| panic!("no UDP answer on {addr}:{port}"))
+}
+
+/// Egress and DNS, on each helper: names resolve through the helper, and the
+/// Debian archive (which these machines reach) answers.
 fn egress_and_dns(user: User) {
     let sb = Sandbox::new(user);
     if user == User::Root {
@@ -130,237 +201,40 @@ fn egress_and_dns(user: User) {
 }
 per_user!(egress_and_dns, egress_and_dns);
 
-/// The `apt-get update` of a Debian container reaches Debian's archive.
-#[test]
-fn debian_apt_get_update() {
-    if !debian_available() {
-        panic!("the Debian fixture is missing: tests/run.sh builds it with mmdebstrap");
-    }
-    let sb = Sandbox::new(User::Sub);
-    let o = sb.run(&[
-        "run",
-        "--rm",
-        &image("debian:bookworm"),
-        "apt-get",
-        "update",
-    ]);
-    assert_eq!(o.code(), 0, "{}", o.both());
-    assert!(o.stdout().contains("Reading package lists"), "{}", o.both());
-}
-
-/// A UDP echo server on port PORT, in Debian's perl (busybox's nc has no UDP).
-fn udp_echo_server(port: u16) -> String {
-    format!("use IO::Socket::INET; my $s = IO::Socket::INET->new(LocalPort => {port}, Proto => 'udp') or die $!; while (1) {{ my $m; $s->recv($m, 100); $s->send(\"echo:$m\"); }}")
-}
-
-/// The host's own address on its default route's interface (not loopback).
-fn host_address() -> String {
-    let out = std::process::Command::new("hostname")
-        .arg("-I")
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout)
-        .split_whitespace()
-        .next()
-        .expect("an address")
-        .to_string()
-}
-
-/// Sends a datagram to `addr:port` until the echo comes back.
-fn udp_echo(addr: &str, port: u16) -> String {
-    let u = UdpSocket::bind("0.0.0.0:0").unwrap();
-    u.set_read_timeout(Some(Duration::from_millis(300)))
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(15);
-    let mut buf = [0u8; 100];
-    loop {
-        u.send_to(b"datagram", (addr, port)).unwrap();
-        if let Ok((n, _)) = u.recv_from(&mut buf) {
-            return String::from_utf8_lossy(&buf[..n]).into_owned();
-        }
-        assert!(Instant::now() < deadline, "no UDP answer on port {port}");
-    }
-}
-
-/// Published TCP and UDP ports answer from the host, on each helper; a taken port is
-/// refused before anything starts; `box port` and `box ps` show them.
-fn published_ports(user: User) {
-    if !debian_available() {
-        panic!("the Debian fixture is missing: tests/run.sh builds it with mmdebstrap");
-    }
+/// The `apt-get update` of a Debian container fetches Debian's package lists (apt says
+/// "Reading package lists" and exits 0 even when every source failed, so what counts
+/// is a `Hit:` or `Get:` line and no failure).
+fn debian_apt_get_update(user: User) {
     let sb = Sandbox::new(user);
-    for &net in helpers(user) {
-        let tcp = free_port();
-        let udp = free_port();
-        let name = format!("srv-{net}");
-        let id = sb
-            .ok(&[
-                "run",
-                "-d",
-                "--name",
-                &name,
-                "--network",
-                net,
-                "-p",
-                &format!("127.0.0.1:{tcp}:80"),
-                &bb(),
-                "sh",
-                "-c",
-                "while true; do echo pong | nc -l -p 80 >/dev/null; done",
-            ])
-            .stdout();
-        assert_eq!(fetch(tcp), "pong\n", "{net}: tcp from the host");
-        // What each helper (Debian 12's) can do with UDP: pasta forwards from the
-        // host's loopback but cannot translate a port number; slirp4netns translates,
-        // but answers a loopback client only where the host's loopback is reachable.
-        let udp_name = format!("udp-{net}");
-        let (inside, client) = if net == "pasta" {
-            (udp, "127.0.0.1".to_string())
-        } else {
-            (53, host_address())
-        };
-        let publish = format!("{udp}:{inside}/udp");
-        let server = udp_echo_server(inside);
-        sb.ok(&[
-            "run",
-            "-d",
-            "--name",
-            &udp_name,
-            "--network",
-            net,
-            "-p",
-            &publish,
-            &image("debian:bookworm"),
-            "perl",
-            "-e",
-            &server,
-        ]);
-        assert_eq!(
-            udp_echo(&client, udp),
-            "echo:datagram",
-            "{net}: udp from the host"
-        );
-        assert_eq!(
-            sb.ok(&["port", &udp_name]).stdout(),
-            format!("{inside}/udp -> 0.0.0.0:{udp}\n")
-        );
-        assert_eq!(
-            sb.ok(&["port", &name]).stdout(),
-            format!("80/tcp -> 127.0.0.1:{tcp}\n")
-        );
-        assert_eq!(
-            sb.ok(&["port", &name, "80"]).stdout(),
-            format!("127.0.0.1:{tcp}\n")
-        );
-        sb.run(&["port", &name, "81"])
-            .fails_with("No public port '81/tcp'");
-        let ps = sb.ok(&["ps"]).stdout();
-        assert!(ps.contains(&format!("127.0.0.1:{tcp}->80/tcp")), "{ps}");
-        assert!(ps.contains(&format!("0.0.0.0:{udp}->{inside}/udp")), "{ps}");
-        // Taken: by this container's helper now.
-        sb.run(&[
-            "run",
-            "--rm",
-            "--network",
-            net,
-            "-p",
-            &format!("127.0.0.1:{tcp}:80"),
-            &bb(),
-            "true",
-        ])
-        .fails_with(&format!(
-            "Bind for 127.0.0.1:{tcp} failed: port is already allocated"
-        ));
-        let pid = pid_of(&sb, &name);
-        sb.ok(&["rm", "-f", id.trim(), &udp_name]);
-        assert_eq!(helpers_with(&format!("{pid}")), 0, "{net}: no helper left");
-        assert!(
-            TcpListener::bind(("127.0.0.1", tcp)).is_ok(),
-            "{net}: the port is free again"
-        );
-        assert!(
-            UdpSocket::bind(("0.0.0.0", udp)).is_ok(),
-            "{net}: the port is free again"
-        );
+    let img = debian();
+    let mut args = vec!["run", "--rm", &img, "apt-get"];
+    if user == User::NoSub {
+        // One id mapped: apt's methods cannot drop to the `_apt` user (uid 42 is not
+        // mapped, setgroups is denied), so they run as the container's root.
+        args.extend(["-o", "APT::Sandbox::User=root"]);
     }
-    // A port taken by someone else is refused too, and nothing is left behind.
-    let busy = TcpListener::bind("0.0.0.0:0").unwrap();
-    let port = busy.local_addr().unwrap().port();
-    sb.run(&[
-        "run",
-        "-d",
-        "--name",
-        "late",
-        "-p",
-        &format!("{port}:80"),
-        &bb(),
-        "true",
-    ])
-    .fails_with("port is already allocated");
-    assert_eq!(sb.ok(&["ps", "-aq"]).stdout(), "");
-    sb.run(&[
-        "run",
-        "--rm",
-        "--network",
-        "none",
-        "-p",
-        "80",
-        &bb(),
-        "true",
-    ])
-    .fails_with("--network none has none");
-    sb.run(&["run", "--rm", "-p", "80:x", &bb(), "true"])
-        .fails_with("invalid port specification");
-}
-per_user!(published_ports, published_ports);
-
-/// `-P` publishes the image's ExposedPorts (runcfg: 80/tcp and 53/udp) on free ports.
-#[test]
-fn publish_all() {
-    let sb = Sandbox::new(User::Sub);
-    sb.ok(&[
-        "run",
-        "-d",
-        "--name",
-        "all",
-        "-P",
-        "-u",
-        "0",
-        "--entrypoint",
-        "sh",
-        &image("runcfg"),
-        "-c",
-        "while true; do echo all | nc -l -p 80 >/dev/null; done",
-    ]);
-    let ports = sb.ok(&["port", "all"]).stdout();
-    let lines: Vec<&str> = ports.lines().collect();
-    assert_eq!(lines.len(), 2, "{ports}");
+    args.push("update");
+    let o = sb.run(&args);
+    assert_eq!(o.code(), 0, "{}", o.both());
+    let out = o.both();
     assert!(
-        lines.iter().any(|l| l.starts_with("53/udp -> 0.0.0.0:")),
-        "{ports}"
+        out.lines()
+            .any(|l| l.starts_with("Hit:") || l.starts_with("Get:")),
+        "nothing fetched:\n{out}"
     );
-    let tcp: u16 = lines
-        .iter()
-        .find_map(|l| l.strip_prefix("80/tcp -> 0.0.0.0:"))
-        .unwrap()
-        .parse()
-        .unwrap();
-    assert_eq!(fetch(tcp), "all\n");
-    sb.ok(&["rm", "-f", "all"]);
+    assert!(
+        !out.lines()
+            .any(|l| l.starts_with("Err:") || l.starts_with("W: Failed") || l.starts_with("E:")),
+        "a source failed:\n{out}"
+    );
 }
+per_user!(debian_apt_get_update, debian_apt_get_update);
 
 /// The host's own loopback services are out of reach unless `--add-host
 /// NAME:host-gateway` asks for them.
 fn host_loopback(user: User) {
     let sb = Sandbox::new(user);
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        for s in listener.incoming().flatten() {
-            let mut s = s;
-            let _ = s.write_all(b"from-host\n");
-        }
-    });
+    let port = host_service(b"from-host\n");
     for &net in helpers(user) {
         let gateway = if net == "pasta" {
             gateway()
@@ -449,13 +323,320 @@ fn gateway() -> String {
     std::net::Ipv4Addr::from(g.swap_bytes()).to_string()
 }
 
-/// A helper dies with its container, also when the shim is killed.
-#[test]
-fn no_helper_left() {
-    let sb = Sandbox::new(User::Sub);
+/// `--network host`: the container sees the host's own interfaces, and the host's
+/// loopback services are its own.
+fn network_host(user: User) {
+    let sb = Sandbox::new(user);
+    let port = host_service(b"host-loopback\n");
+    let o = sb.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "host",
+        &bb(),
+        "sh",
+        "-c",
+        &format!("ls /sys/class/net; echo --; timeout 5 nc 127.0.0.1 {port} </dev/null | head -n 1; true"),
+    ]);
+    let mut host_ifaces: Vec<String> = std::fs::read_dir("/sys/class/net")
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    host_ifaces.sort();
+    let out = o.stdout();
+    let (ifaces, answer) = out.split_once("--\n").expect("two parts");
+    let mut seen: Vec<String> = ifaces.lines().map(str::to_string).collect();
+    seen.sort();
+    assert_eq!(seen, host_ifaces, "the host's interfaces");
+    assert!(seen.len() > 1, "more than loopback: {seen:?}");
+    assert_eq!(answer, "host-loopback\n", "{}", o.both());
+}
+per_user!(network_host, network_host);
+
+/// `box info` names the helper a container gets by default: pasta when installed
+/// (not for root, which pasta will not run as), else slirp4netns, else none.
+fn info_network(user: User) {
+    let sb = Sandbox::new(user);
+    let network_line = |path: Option<&str>| {
+        let mut c = sb.cmd(&["info"]);
+        if let Some(p) = path {
+            c.env("PATH", p);
+        }
+        let o = output_within(c, RUN_LIMIT);
+        assert!(o.status.success(), "{o:?}");
+        String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .find(|l| l.starts_with("Network: "))
+            .expect("a Network: line")
+            .to_string()
+    };
+    let expected = if user == User::Root {
+        "Network: slirp4netns (the default: pasta does not run as root; --network pasta|slirp4netns|none|host chooses)"
+    } else {
+        "Network: pasta (the default; --network pasta|slirp4netns|none|host chooses)"
+    };
+    assert_eq!(network_line(None), expected);
+    // Without pasta on the PATH: slirp4netns, which `box run` then uses.
+    // (setpriv: the harness finds it on the PATH it gives the command.)
+    let bin_with = |name: &str, progs: &[&str]| {
+        let bin = sb.dir.join(name);
+        std::fs::create_dir_all(&bin).unwrap();
+        for prog in progs.iter().chain(&["setpriv"]) {
+            std::os::unix::fs::symlink(format!("/usr/bin/{prog}"), bin.join(prog)).unwrap();
+        }
+        bin.display().to_string()
+    };
+    let only_slirp = bin_with("bin-slirp", &["slirp4netns", "newuidmap", "newgidmap"]);
+    if user != User::Root {
+        assert_eq!(
+            network_line(Some(&only_slirp)),
+            "Network: slirp4netns (the default: pasta is not installed; --network pasta|slirp4netns|none|host chooses)"
+        );
+    }
+    let mut c = sb.cmd(&["run", "--rm", &bb(), "cat", "/etc/resolv.conf"]);
+    c.env("PATH", &only_slirp);
+    let o = output_within(c, RUN_LIMIT);
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("nameserver 10.0.2.3"),
+        "slirp4netns's resolver: {o:?}"
+    );
+    let none = network_line(Some(&bin_with("bin-none", &[])));
+    assert!(
+        none.starts_with("Network: none available: pasta is not installed"),
+        "{none}"
+    );
+}
+per_user!(info_network, info_network);
+
+/// A network namespace standing in for another host, joined to the host by a veth
+/// pair (tests run as root). Removed on drop.
+struct Peer {
+    ns: String,
+    /// The host's address on the link, and the peer's.
+    host: String,
+    addr: String,
+}
+
+impl Peer {
+    fn new() -> Peer {
+        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % 60;
+        let id = format!("{}x{n}", std::process::id() % 100_000);
+        let ns = format!("boxtest-peer-{id}");
+        let (a, b) = (format!("bxp{id}a"), format!("bxp{id}b"));
+        // 198.18.0.0/15 is for benchmarks and tests (RFC 2544); one /30 per peer.
+        let net = std::process::id() % 250;
+        let (host, addr) = (
+            format!("198.18.{net}.{}", 4 * n + 1),
+            format!("198.18.{net}.{}", 4 * n + 2),
+        );
+        let ip = |args: &[&str]| {
+            let o = std::process::Command::new("ip")
+                .args(args)
+                .output()
+                .unwrap();
+            assert!(o.status.success(), "ip {args:?}: {o:?}");
+        };
+        let _ = std::process::Command::new("ip")
+            .args(["netns", "del", &ns])
+            .output();
+        ip(&["netns", "add", &ns]);
+        let peer = Peer { ns, host, addr };
+        ip(&[
+            "link", "add", &a, "type", "veth", "peer", "name", &b, "netns", &peer.ns,
+        ]);
+        ip(&["addr", "add", &format!("{}/30", peer.host), "dev", &a]);
+        ip(&["link", "set", &a, "up"]);
+        ip(&[
+            "-n",
+            &peer.ns,
+            "addr",
+            "add",
+            &format!("{}/30", peer.addr),
+            "dev",
+            &b,
+        ]);
+        ip(&["-n", &peer.ns, "link", "set", &b, "up"]);
+        ip(&["-n", &peer.ns, "link", "set", "lo", "up"]);
+        peer
+    }
+
+    /// A UDP datagram from the peer to `port` on the host's link address: the answer.
+    fn udp_ask(&self, port: u16) -> Option<String> {
+        let script = format!(
+            "import socket, time\ns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\ns.settimeout(0.3)\nend = time.time() + 15\nwhile time.time() < end:\n    s.sendto(b'datagram', ('{}', {port}))\n    try:\n        print(s.recvfrom(200)[0].decode()); break\n    except OSError:\n        pass\n",
+            self.host
+        );
+        let o = std::process::Command::new("ip")
+            .args(["netns", "exec", &self.ns, "python3", "-c", &script])
+            .output()
+            .unwrap();
+        let out = String::from_utf8_lossy(&o.stdout).trim().to_string();
+        (!out.is_empty()).then_some(out)
+    }
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        // The veth pair goes with the namespace.
+        let _ = std::process::Command::new("ip")
+            .args(["netns", "del", &self.ns])
+            .output();
+    }
+}
+
+/// What a server in the container sees as its client's address (README, Network):
+/// pasta keeps another host's address for UDP and shows loopback clients as
+/// 127.0.0.1; slirp4netns keeps a client's non-loopback address and shows loopback
+/// clients as its gateway, 10.0.2.2.
+fn client_addresses(user: User) {
+    let sb = Sandbox::new(user);
+    let host = host_address();
+    for &net in helpers(user) {
+        let (tcp, udp) = (free_port(), free_port());
+        let tcp_name = format!("tcp-{net}");
+        sb.ok(&[
+            "run",
+            "-d",
+            "--name",
+            &tcp_name,
+            "--network",
+            net,
+            "-p",
+            &format!("{tcp}:8080"),
+            &debian(),
+            "perl",
+            "-e",
+            &tcp_peer_server(8080),
+        ]);
+        assert_eq!(
+            fetch(tcp),
+            if net == "pasta" {
+                "peer:127.0.0.1\n"
+            } else {
+                "peer:10.0.2.2\n"
+            },
+            "{net}"
+        );
+        if net == "slirp4netns" {
+            assert_eq!(fetch_from(&host, tcp), format!("peer:{host}\n"), "{net}");
+        }
+        // UDP: pasta on the same port number, answered from the host's loopback and
+        // from another host; slirp4netns from the host's own address.
+        let inside = if net == "pasta" { udp } else { 53 };
+        let udp_name = format!("udp-{net}");
+        let publish = format!("{udp}:{inside}/udp");
+        udp_echo_container(&sb, &udp_name, &["--network", net, "-p", &publish], inside);
+        if net == "pasta" {
+            assert_eq!(udp_echo("127.0.0.1", udp), "echo:datagram:127.0.0.1");
+            let peer = Peer::new();
+            assert_eq!(
+                peer.udp_ask(udp).as_deref(),
+                Some(&*format!("echo:datagram:{}", peer.addr)),
+                "pasta keeps another host's address"
+            );
+        } else {
+            assert_eq!(udp_echo(&host, udp), format!("echo:datagram:{host}"));
+        }
+        sb.ok(&["rm", "-f", &tcp_name, &udp_name]);
+    }
+}
+per_user!(client_addresses, client_addresses);
+
+/// Every process of box's for this sandbox: those whose environment names its
+/// directories (the shims, their helpers, the network holder; not the containers'
+/// own processes, which have their image's environment).
+fn box_processes(sb: &Sandbox) -> Vec<String> {
+    let marker = format!("XDG_RUNTIME_DIR={}", sb.runtime().display());
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        if pid == std::process::id() {
+            continue;
+        }
+        let Ok(env) = std::fs::read(e.path().join("environ")) else {
+            continue;
+        };
+        let ours = env.split(|b| *b == 0).any(|v| v == marker.as_bytes());
+        let zombie = std::fs::read_to_string(e.path().join("stat"))
+            .map(|s| {
+                s.rsplit_once(')')
+                    .is_some_and(|(_, r)| r.trim_start().starts_with('Z'))
+            })
+            .unwrap_or(true);
+        if ours && !zombie {
+            let cmd = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
+            out.push(format!(
+                "{pid} {}",
+                String::from_utf8_lossy(&cmd).replace('\0', " ")
+            ));
+        }
+    }
+    out
+}
+
+/// After `box rm -f` of every container (one on pasta, one on slirp4netns, one on a
+/// user network), no process of box's is left: no shim, no helper, and the network
+/// holder leaves within its few seconds. A helper also dies with its shim.
+fn no_helper_left(user: User) {
+    let sb = Sandbox::new(user);
+    sb.ok(&["network", "create", "left"]);
+    let mut names = Vec::new();
+    for (name, net) in [
+        ("on-pasta", "pasta"),
+        ("on-slirp", "slirp4netns"),
+        ("on-user", "left"),
+    ] {
+        if user == User::Root && net == "pasta" {
+            continue;
+        }
+        sb.ok(&[
+            "run",
+            "-d",
+            "--name",
+            name,
+            "--network",
+            net,
+            "-p",
+            &format!("127.0.0.1:{}:80", free_port()),
+            &bb(),
+            "sleep",
+            "300",
+        ]);
+        names.push(name);
+    }
+    let running = box_processes(&sb);
+    for helper in helpers(user) {
+        assert!(
+            running.iter().any(|p| p.contains(helper)),
+            "{helper} runs: {running:?}"
+        );
+    }
+    assert!(
+        running.iter().any(|p| p.contains("__netns-holder")),
+        "the holder runs: {running:?}"
+    );
+    let mut rm = vec!["rm", "-f"];
+    rm.extend(&names);
+    sb.ok(&rm);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let left = box_processes(&sb);
+        if left.is_empty() {
+            break;
+        }
+        // Only the holder may take a little while (it rechecks every 2 s).
+        assert!(
+            left.iter().all(|p| p.contains("__netns-holder")),
+            "left after rm -f: {left:?}"
+        );
+        assert!(Instant::now() < deadline, "the holder stays: {left:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // A helper dies with its shim, even a killed one.
     sb.ok(&["run", "-d", "--name", "n1", &bb(), "sleep", "300"]);
-    let pid = pid_of(&sb, "n1");
-    assert_eq!(helpers_with(&format!("{pid}")), 1, "pasta runs for it");
     let v: serde_json::Value = serde_json::from_str(&sb.ok(&["inspect", "n1"]).stdout()).unwrap();
     let shim = v[0]["Box"]["ShimPid"].as_i64().unwrap();
     rustix::process::kill_process(
@@ -464,11 +645,14 @@ fn no_helper_left() {
     )
     .unwrap();
     let deadline = Instant::now() + Duration::from_secs(5);
-    while helpers_with(&format!("{pid}")) != 0 {
-        assert!(Instant::now() < deadline, "pasta outlived its shim");
+    while !box_processes(&sb).is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "the helper outlived its shim: {:?}",
+            box_processes(&sb)
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     sb.ok(&["rm", "n1"]);
-    sb.ok(&["run", "--rm", "--network", "slirp4netns", &bb(), "true"]);
-    assert_eq!(helpers_with(&sb.dir.display().to_string()), 0);
 }
+per_user!(no_helper_left, no_helper_left);

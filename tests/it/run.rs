@@ -318,7 +318,7 @@ fn refusals() {
 }
 
 #[test]
-fn init_and_network_host() {
+fn init() {
     let sb = Sandbox::new(User::Sub);
     let o = sh(
         &sb,
@@ -331,12 +331,7 @@ fn init_and_network_host() {
         "with --init the command is not PID 1: {}",
         o.both()
     );
-    let o = sh(
-        &sb,
-        &["--network", "host"],
-        "cat /proc/net/dev | tail -n +3 | wc -l",
-    );
-    assert!(o.stdout().trim().parse::<u32>().unwrap() >= 1);
+    // --network host: network::network_host.
 }
 
 /// SIGTERM sent to `box run` is passed on to the container.

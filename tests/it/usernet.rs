@@ -297,3 +297,90 @@ fn links(user: User) {
     sb.ok(&["rm", "-f", "db"]);
 }
 per_user!(links, links);
+
+/// `network ls --format` with every field Docker's has, `json` and `table`; a format
+/// of one's own wins over `-q`, as Docker's (`table` does not).
+#[test]
+fn network_ls_format() {
+    let sb = Sandbox::new(User::Sub);
+    let id = sb
+        .ok(&[
+            "network",
+            "create",
+            "--internal",
+            "--label",
+            "k=v",
+            "--label",
+            "tier=db",
+            "fmt",
+        ])
+        .stdout()
+        .trim()
+        .to_string();
+    sb.ok(&["network", "create", "plain"]);
+    let ls = |args: &[&str]| {
+        let mut all = vec!["network", "ls"];
+        all.extend(args);
+        sb.ok(&all).stdout()
+    };
+    let one = |format: &str| ls(&["--filter", "name=fmt", "--format", format]);
+    assert_eq!(one("{{.ID}}"), format!("{}\n", &id[..12]));
+    assert_eq!(
+        ls(&["--no-trunc", "--filter", "name=fmt", "--format", "{{.ID}}"]),
+        format!("{id}\n")
+    );
+    assert_eq!(
+        one("{{.Name}}|{{.Driver}}|{{.Scope}}|{{.IPv4}}|{{.IPv6}}|{{.Internal}}"),
+        "fmt|bridge|local|true|false|true\n"
+    );
+    assert_eq!(one("{{.Labels}}"), "k=v,tier=db\n");
+    assert_eq!(one("{{.Label \"tier\"}}|{{.Label \"nope\"}}"), "db|\n");
+    let created = one("{{.CreatedAt}}");
+    let shape = is_go_time(created.trim());
+    assert!(shape, "CreatedAt as Go prints a time: {created:?}");
+    let json: serde_json::Value = serde_json::from_str(one("json").trim()).unwrap();
+    for (k, v) in [
+        ("Name", "fmt"),
+        ("Driver", "bridge"),
+        ("Scope", "local"),
+        ("IPv4", "true"),
+        ("IPv6", "false"),
+        ("Internal", "true"),
+        ("Labels", "k=v,tier=db"),
+    ] {
+        assert_eq!(json[k], v, "{k} in {json}");
+    }
+    assert_eq!(json["ID"], &id[..12]);
+    assert_eq!(json["CreatedAt"], created.trim());
+    assert_eq!(
+        ls(&["--format", "table {{.Name}}\t{{.Internal}}"]),
+        "NAME    INTERNAL\nfmt     true\nplain   false\n"
+    );
+    let table = ls(&["--format", "table"]);
+    assert!(
+        table.starts_with("NETWORK ID     NAME    DRIVER   SCOPE\n"),
+        "{table}"
+    );
+    assert_eq!(table.lines().count(), 3, "{table}");
+    // -q: the ids, unless a format of one's own says otherwise.
+    let ids = ls(&["-q"]);
+    assert_eq!(ids.lines().count(), 2, "{ids}");
+    assert!(ids.lines().all(|l| l.len() == 12), "{ids}");
+    assert_eq!(ls(&["-q", "--format", "table"]), ids);
+    assert_eq!(ls(&["-q", "--format", "{{.Name}}"]), "fmt\nplain\n");
+    sb.run(&["network", "ls", "--format", "{{.Nope}}"])
+        .fails_with("can't evaluate field Nope");
+}
+
+/// `2026-11-23 11:00:00 +0000 UTC`.
+fn is_go_time(s: &str) -> bool {
+    let b = s.as_bytes();
+    s.len() == 29
+        && s.ends_with(" +0000 UTC")
+        && [4, 7].iter().all(|&i| b[i] == b'-')
+        && b[10] == b' '
+        && [13, 16].iter().all(|&i| b[i] == b':')
+        && s[..19]
+            .chars()
+            .all(|c| c.is_ascii_digit() || "-: ".contains(c))
+}
