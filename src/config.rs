@@ -73,6 +73,24 @@ pub struct Config {
     pub storage: Storage,
     #[serde(default)]
     pub logs: Logs,
+    #[serde(default)]
+    pub network: NetworkConfig,
+}
+
+/// The network of containers started without `--network`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkConfig {
+    /// `pasta`, `slirp4netns`, `none` or `host`; unset: pasta when installed (and not
+    /// root), else slirp4netns.
+    pub default: Option<String>,
+}
+
+impl NetworkConfig {
+    /// What `--network` means when it is not given.
+    pub fn default_mode(&self) -> &str {
+        self.default.as_deref().unwrap_or("default")
+    }
 }
 
 /// The default cap on each container's log, which `--log-opt` overrides.

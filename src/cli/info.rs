@@ -342,9 +342,14 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<i32> {
     let root = rustix::process::geteuid().is_root();
     line(
         "Network",
-        &match boxc::network::parse_mode("default", &|p| find_program(p).is_some(), root) {
+        &match boxc::network::parse_mode(
+            ctx.config.network.default_mode(),
+            &|p| find_program(p).is_some(),
+            root,
+        ) {
             Ok(n) => {
                 let why = match n {
+                    _ if ctx.config.network.default.is_some() => ", from config.toml",
                     Network::Slirp4netns if root => ": pasta does not run as root",
                     Network::Slirp4netns => ": pasta is not installed",
                     _ => "",

@@ -59,7 +59,8 @@ pub fn choose(ctx: &Ctx, values: &[String]) -> Result<NetChoice> {
         Some(m) => m,
         // Members of internal networks only have no way out.
         None if !users.is_empty() && users.iter().all(|u| u.internal) => Network::None,
-        None => helper_mode("default")?,
+        None => helper_mode(ctx.config.network.default_mode())
+            .context("the default network of config.toml ([network] default)")?,
     };
     Ok(NetChoice {
         mode,

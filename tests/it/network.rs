@@ -93,7 +93,7 @@ fn host_service(answer: &'static [u8]) -> u16 {
 
 /// A TCP server on port PORT, in Debian's perl, that tells each client its address.
 pub fn tcp_peer_server(port: u16) -> String {
-    format!("use IO::Socket::INET; my $s = IO::Socket::INET->new(LocalPort => {port}, Proto => 'tcp', Listen => 5, ReuseAddr => 1) or die $!; while (my $c = $s->accept) {{ print $c 'peer:' . $c->peerhost . \"\\n\"; close $c; }}")
+    format!("use IO::Socket::INET; my $s = IO::Socket::INET->new(LocalPort => {port}, Proto => 'tcp', Listen => 5, ReuseAddr => 1) or die $!; while (my $c = $s->accept) {{ my $l = <$c>; print $c 'peer:' . $c->peerhost . \"\\n\"; close $c; }}")
 }
 
 /// The host's own address on its default route's interface (not loopback).
@@ -405,6 +405,23 @@ fn info_network(user: User) {
         none.starts_with("Network: none available: pasta is not installed"),
         "{none}"
     );
+    // config.toml's default, which box run follows.
+    sb.write(
+        "config/box/config.toml",
+        "[network]\ndefault = \"slirp4netns\"\n",
+    );
+    assert_eq!(
+        network_line(None),
+        "Network: slirp4netns (the default, from config.toml; --network pasta|slirp4netns|none|host chooses)"
+    );
+    let o = sb.ok(&["run", "--rm", &bb(), "cat", "/etc/resolv.conf"]);
+    assert!(o.stdout().contains("nameserver 10.0.2.3"), "{}", o.both());
+    sb.write("config/box/config.toml", "[network]\ndefault = \"none\"\n");
+    let o = sb.ok(&["run", "--rm", &bb(), "cat", "/proc/net/dev"]);
+    assert_eq!(o.stdout().lines().count(), 3, "only lo: {}", o.both());
+    sb.write("config/box/config.toml", "[network]\ndefault = \"nonet\"\n");
+    sb.run(&["run", "--rm", &bb(), "true"])
+        .fails_with("[network] default");
 }
 per_user!(info_network, info_network);
 
@@ -461,6 +478,19 @@ impl Peer {
         peer
     }
 
+    /// A line to `port` on the host's link address, from the peer, over TCP: the answer.
+    fn tcp_ask(&self, port: u16) -> String {
+        let script = format!(
+            "exec 3<>/dev/tcp/{}/{port} && echo ping >&3 && timeout 10 cat <&3",
+            self.host
+        );
+        let o = std::process::Command::new("ip")
+            .args(["netns", "exec", &self.ns, "bash", "-c", &script])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    }
+
     /// A UDP datagram from the peer to `port` on the host's link address: the answer.
     fn udp_ask(&self, port: u16) -> Option<String> {
         let script = format!(
@@ -486,7 +516,7 @@ impl Drop for Peer {
 }
 
 /// What a server in the container sees as its client's address (README, Network):
-/// pasta keeps another host's address for UDP and shows loopback clients as
+/// pasta keeps another host's address (TCP and UDP) and shows loopback clients as
 /// 127.0.0.1; slirp4netns keeps a client's non-loopback address and shows loopback
 /// clients as its gateway, 10.0.2.2.
 fn client_addresses(user: User) {
@@ -520,6 +550,11 @@ fn client_addresses(user: User) {
         );
         if net == "slirp4netns" {
             assert_eq!(fetch_from(&host, tcp), format!("peer:{host}\n"), "{net}");
+        } else {
+            // pasta from another host: the client's address, once the client has sent
+            // something (this pasta completes the container's handshake only then).
+            let peer = Peer::new();
+            assert_eq!(peer.tcp_ask(tcp), format!("peer:{}\n", peer.addr), "{net}");
         }
         // UDP: pasta on the same port number, answered from the host's loopback and
         // from another host; slirp4netns from the host's own address.
