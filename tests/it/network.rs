@@ -425,6 +425,36 @@ fn info_network(user: User) {
 }
 per_user!(info_network, info_network);
 
+/// Containers behind pasta get TCP settings that keep Debian 12's pasta from stalling
+/// bulk transfers (src/runtime/init.rs, `tune_tcp_for_pasta`); slirp4netns's keep the
+/// kernel's defaults. (No 200 ms floor to compare with: tcp_rto_min_us is Linux 6.11+.)
+fn pasta_tcp_settings(user: User) {
+    let sb = Sandbox::new(user);
+    for &net in helpers(user) {
+        let o = sb.ok(&[
+            "run",
+            "--rm",
+            "--network",
+            net,
+            &bb(),
+            "cat",
+            "/proc/sys/net/ipv4/tcp_wmem",
+        ]);
+        let wmem = o
+            .stdout()
+            .split_whitespace()
+            .last()
+            .unwrap_or_default()
+            .to_string();
+        if net == "pasta" {
+            assert_eq!(wmem, "1048576", "{}", o.both());
+        } else {
+            assert_ne!(wmem, "1048576", "{}", o.both());
+        }
+    }
+}
+per_user!(pasta_tcp_settings, pasta_tcp_settings);
+
 /// A network namespace standing in for another host, joined to the host by a veth
 /// pair (tests run as root). Removed on drop.
 struct Peer {
