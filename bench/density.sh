@@ -14,8 +14,8 @@
 #           overlay, cgroups off, crun, its own store with --root) for PODMAN_N (default 100)
 #           containers: podman run -d --network none IMAGE sleep 100000, podman ps (-a), and
 #           podman rm -af -t 0.
-# Both use --network none: box's default is no network anyway; podman's default (slirp4netns
-# or pasta) would add a network helper process per container, which is not what is compared.
+# Both use --network none: both defaults (box: pasta, else slirp4netns; podman: slirp4netns)
+# would add a network helper process per container, which is network.sh's business.
 #
 # Time per start: the sum of the wall times of the BOX_N (PODMAN_N) start commands, divided
 # by the count; each includes `setpriv ... env -i` (~2.5 ms; podman's wrapper adds sh +
