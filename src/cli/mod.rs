@@ -15,6 +15,7 @@ mod container;
 mod cp;
 mod docs;
 mod exec;
+mod filters;
 mod help;
 mod hints;
 mod image;
@@ -36,6 +37,7 @@ mod start;
 mod stop;
 mod system;
 mod tag;
+mod terminal;
 mod top;
 mod wait;
 
@@ -174,6 +176,8 @@ impl Ctx {
 }
 
 pub fn main() -> i32 {
+    // Before anything else: what the caller left open stays out of shims and containers.
+    boxc::sys::cloexec_inherited_fds();
     boxc::output::start_clock();
     // A TAB in a shell: answer and exit (returns at once when not asked).
     complete::complete_from_env();
@@ -193,6 +197,9 @@ pub fn main() -> i32 {
                 EXIT_BOX_ERROR
             }
         };
+    }
+    if args.get(1).map(String::as_str) == Some("__drain") {
+        return exec::drain();
     }
     if args.get(1).map(String::as_str) == Some("__netns-holder") {
         return match Ctx::load() {
@@ -312,7 +319,8 @@ fn command_after_positional(mut args: Vec<String>) -> Vec<String> {
                 }
                 None => flag.len() == 2 && a.get_short() == flag.chars().nth(1),
             };
-            named && a.get_action().takes_values()
+            // `--sig-proxy=false`: a value only after `=`.
+            named && a.get_action().takes_values() && !a.is_require_equals_set()
         })
     };
     // The subcommand: after box's own flags (`box --log-level debug run`), and inside
