@@ -50,7 +50,8 @@ pub fn encode_frame(out: &mut impl Extend<u8>, kind: u8, payload: &[u8]) {
     out.extend(payload.iter().copied());
 }
 
-/// Reads one frame; `None` at a clean end of stream.
+/// Reads one frame; `None` at the end of the stream, a frame cut short by it
+/// included (the shim drops a client that stops reading, wherever it was).
 pub fn read_frame(r: &mut impl Read) -> io::Result<Option<(u8, Vec<u8>)>> {
     let mut head = [0u8; 5];
     match r.read_exact(&mut head) {
@@ -66,8 +67,11 @@ pub fn read_frame(r: &mut impl Read) -> io::Result<Option<(u8, Vec<u8>)>> {
         ));
     }
     let mut payload = vec![0u8; len];
-    r.read_exact(&mut payload)?;
-    Ok(Some((head[0], payload)))
+    match r.read_exact(&mut payload) {
+        Ok(()) => Ok(Some((head[0], payload))),
+        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Ok(None),
+        Err(e) => Err(e),
+    }
 }
 
 /// Splits frames out of a byte buffer that may hold partial ones (for the shim's
@@ -109,5 +113,7 @@ mod tests {
             Some((EXIT, 7i32.to_be_bytes().to_vec()))
         );
         assert_eq!(read_frame(&mut r).unwrap(), None);
+        let mut cut = &buf[..7];
+        assert_eq!(read_frame(&mut cut).unwrap(), None, "cut short");
     }
 }

@@ -136,7 +136,8 @@ pub fn attach(socket: &Path, opts: Options) -> Result<i32> {
     }
     if opts.stdin {
         let keys = opts.detach_keys.clone();
-        std::thread::spawn(move || relay_stdin(keys, send, leave));
+        let once = opts.stdin_once;
+        std::thread::spawn(move || relay_stdin(keys, once, send, leave));
     }
     let (mut out, mut err) = (std::io::stdout(), std::io::stderr());
     loop {
@@ -172,20 +173,31 @@ pub fn attach(socket: &Path, opts: Options) -> Result<i32> {
             None if UnixStream::connect(socket).is_ok() => anyhow::bail!(
                 "the container's shim dropped this client: it stopped reading the container's output (the container runs on)"
             ),
-            None => anyhow::bail!("lost the container's shim before the container ended"),
+            None => anyhow::bail!(
+                "lost the container's shim before the container's exit status came: the shim died, or it dropped this client for not reading the container's output"
+            ),
         }
     }
 }
 
-/// Copies stdin to the container until it ends, or until the detach keys.
-fn relay_stdin(keys: Option<DetachKeys>, send: impl Fn(u8, &[u8]), leave: impl Fn(i32)) {
+/// Copies stdin to the container until it ends, or until the detach keys. Its end is
+/// the container's only if `once` (Docker's StdinOnce): the end of a `box attach`'s
+/// stdin (a closed terminal, say) leaves the container's open.
+fn relay_stdin(
+    keys: Option<DetachKeys>,
+    once: bool,
+    send: impl Fn(u8, &[u8]),
+    leave: impl Fn(i32),
+) {
     let mut buf = [0u8; 32 * 1024];
     let mut stdin = std::io::stdin().lock();
     let mut scan = keys.as_ref().map(DetachScan::new);
     loop {
         let n = match stdin.read(&mut buf) {
             Ok(0) | Err(_) => {
-                send(proto::STDIN_EOF, &[]);
+                if once {
+                    send(proto::STDIN_EOF, &[]);
+                }
                 return;
             }
             Ok(n) => n,

@@ -255,9 +255,13 @@ fn relay(master: OwnedFd, stdin: Option<DetachKeys>) -> Result<Relayed> {
 
 /// Gives the terminal of a detached command to `box __drain`.
 fn hand_over(master: std::fs::File) -> Result<()> {
+    use std::os::unix::process::CommandExt;
     let exe = std::env::current_exe().context("cannot find the box binary")?;
     std::process::Command::new(exe)
         .arg("__drain")
+        // Out of the terminal's foreground group at once: the hang-up that follows
+        // when this process leaves must not reach it before its setsid.
+        .process_group(0)
         .stdin(std::process::Stdio::from(master))
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
