@@ -4,14 +4,18 @@
 
 #[macro_use]
 mod harness;
+mod attach;
 mod cli;
 mod cp;
+mod ctr;
 mod exec;
 mod format;
 mod images;
 mod lifecycle;
+mod logs;
 mod network;
 mod pull;
 mod run;
 mod store;
+mod survival;
 mod usernet;
