@@ -500,5 +500,14 @@ mod tests {
             split(v("box container exec c ls -l")),
             v("box container exec c -- ls -l")
         );
+        // A value only after `=`: the image is not taken for `--sig-proxy`'s.
+        assert_eq!(
+            split(v("box run --sig-proxy --detach-keys ctrl-x img ls")),
+            v("box run --sig-proxy --detach-keys ctrl-x img -- ls")
+        );
+        assert_eq!(
+            split(v("box run --sig-proxy=false img ls")),
+            v("box run --sig-proxy=false img -- ls")
+        );
     }
 }

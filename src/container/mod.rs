@@ -12,9 +12,10 @@
 //!                                                    the one truth about "running"
 //! $XDG_DATA_HOME/box/containers/<id>/{upper,work,rootfs,etc}/
 //! $XDG_DATA_HOME/box/containers/names/<name>         symlink to the id: creating it
-//!                                                    claims the name, atomically
-//! $XDG_DATA_HOME/box/containers/names.lock           flock'ed to move a name (rename,
-//!                                                    removal), so none is left behind
+//!                                                    claims the name, atomically; the
+//!                                                    directory is flock'ed to move a
+//!                                                    name (rename, removal), so none
+//!                                                    is left behind
 //! $XDG_DATA_HOME/box/containers/.trash-<id>          a container being removed
 //! $XDG_RUNTIME_DIR/box/<id>/attach.sock              the shim's socket while it lives
 //! ```
@@ -242,15 +243,11 @@ impl Containers {
         Ok(())
     }
 
-    /// The lock that moving a name takes (held until dropped).
+    /// The lock that moving a name takes (held until dropped): a flock on the names'
+    /// directory itself.
     fn lock_names(&self) -> Result<fs::File, ContainerError> {
-        let path = self.root.join("names.lock");
-        let f = fs::File::options()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .map_err(io_err(&path, "open"))?;
+        let path = self.root.join("names");
+        let f = fs::File::open(&path).map_err(io_err(&path, "open"))?;
         rustix::fs::flock(&f, rustix::fs::FlockOperation::LockExclusive)
             .map_err(|e| io_err(&path, "lock")(e.into()))?;
         Ok(f)
