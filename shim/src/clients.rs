@@ -238,3 +238,69 @@ impl Client {
         false
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_client_behind_holds_back_until_it_reads() {
+        let (ours, mut theirs) = UnixStream::pair().unwrap();
+        let mut clients = Clients::default();
+        clients.add(ours);
+        let chunk = vec![b'x'; 64 * 1024];
+        // The socket's buffer fills, then ours, past the bound: nothing blocks.
+        while !clients.holding_back() {
+            clients.broadcast(proto::STDOUT, &chunk, true);
+        }
+        assert!(clients.pending());
+        clients.drop_stalled(false);
+        assert!(!clients.is_empty(), "not stalled long enough to be dropped");
+        // The client reads: the output flows again, whole frames in order.
+        theirs.set_nonblocking(true).unwrap();
+        let mut got = Vec::new();
+        let mut read_all = |got: &mut Vec<u8>| {
+            let mut buf = [0u8; 65536];
+            while let Ok(n @ 1..) = theirs.read(&mut buf) {
+                got.extend_from_slice(&buf[..n]);
+            }
+        };
+        while clients.pending() {
+            read_all(&mut got);
+            assert!(clients.serve(&[PollFlags::POLLOUT]).is_empty());
+        }
+        read_all(&mut got);
+        assert!(!clients.holding_back());
+        let mut frames = 0;
+        while let Some((kind, payload)) = proto::take_frame(&mut got) {
+            assert_eq!((kind, payload.len()), (proto::STDOUT, chunk.len()));
+            frames += 1;
+        }
+        assert!(frames * chunk.len() > BOUND && got.is_empty());
+    }
+
+    #[test]
+    fn a_stdin_once_client_that_goes_without_detaching_hangs_up() {
+        for (detach, hangups) in [(false, 1), (true, 0)] {
+            let (ours, mut theirs) = UnixStream::pair().unwrap();
+            let mut clients = Clients::default();
+            clients.add(ours);
+            proto::write_frame(&mut theirs, proto::STDIN_ONCE, &[]).unwrap();
+            proto::write_frame(&mut theirs, proto::STDIN, b"hi").unwrap();
+            if detach {
+                proto::write_frame(&mut theirs, proto::DETACH, &[]).unwrap();
+            }
+            drop(theirs);
+            let mut requests = Vec::new();
+            while !clients.is_empty() {
+                requests.extend(clients.serve(&[PollFlags::POLLIN]));
+            }
+            assert!(matches!(&requests[0], Request::Stdin(b) if b == b"hi"));
+            let n = requests
+                .iter()
+                .filter(|r| matches!(r, Request::Hangup))
+                .count();
+            assert_eq!(n, hangups, "detach: {detach}");
+        }
+    }
+}
