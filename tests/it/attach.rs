@@ -79,26 +79,40 @@ per_user!(attach_and_detach_keys, attach_and_detach_keys);
 fn tty_hangup_keeps_container(user: User) {
     let sb = Sandbox::new(user);
     sb.ok(&["run", "-dit", "--name", "shell", &bb(), "sh"]);
-    let mut s = sb
-        .in_terminal(&["attach", "shell"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // The terminal goes away at once, as a window closed: `script` killed, its pty
-    // hangs up `box attach`'s session (SIGHUP, and stdin at its end). Its stdin stays
-    // open until then: at its end, `script` would type ^D into the session.
-    let input = s.stdin.take();
-    pause();
-    signal(s.id().into(), Signal::KILL);
-    s.wait().unwrap();
-    drop(input);
-    pause();
-    assert_eq!(status(&sb, "shell"), "running", "the shell lives on");
-    assert_eq!(
-        sb.ok(&["exec", "shell", "echo", "alive"]).stdout(),
-        "alive\n"
-    );
+    // SIGHUP to `box attach` itself (`script` runs it as its only child: its shell
+    // execs the command line), then the whole window gone: `script` killed, its pty
+    // hangs up `box attach`'s session (SIGHUP, and stdin at its end).
+    for direct in [true, false] {
+        let mut s = sb
+            .in_terminal(&["attach", "shell"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Open until `script` has gone: at its end, `script` would type ^D into the
+        // session, which the shell would obey.
+        let input = s.stdin.take();
+        pause();
+        if direct {
+            let children = format!("/proc/{0}/task/{0}/children", s.id());
+            let child = std::fs::read_to_string(children).unwrap();
+            let attach: i64 = child.split_whitespace().next().unwrap().parse().unwrap();
+            signal(attach, Signal::HUP);
+        } else {
+            signal(s.id().into(), Signal::KILL);
+        }
+        let st = s.wait().unwrap();
+        drop(input);
+        if direct {
+            assert_eq!(st.code(), Some(128 + libc::SIGHUP), "box attach died of it");
+        }
+        pause();
+        assert_eq!(status(&sb, "shell"), "running", "the shell lives on");
+        assert_eq!(
+            sb.ok(&["exec", "shell", "echo", "alive"]).stdout(),
+            "alive\n"
+        );
+    }
     sb.ok(&["rm", "-f", "shell"]);
 }
 per_user!(tty_hangup_keeps_container, tty_hangup_keeps_container);
