@@ -149,7 +149,7 @@ per_user!(logs_config, logs_config);
 /// in order.
 fn logs_follow_rotation(user: User) {
     let sb = Sandbox::new(user);
-    // Bursts of 40 lines (about three 1k files each), then a pause; five files kept,
+    // Bursts of 40 lines (about three 1k files each), then a pause; eight files kept,
     // so that only missing a rotation (not the cap) could lose lines.
     let script = "sleep 1; i=0; while [ $i -lt 400 ]; do echo line-$i; i=$((i+1)); \
                   [ $((i % 40)) -eq 0 ] && sleep 0.3; done; true";
@@ -159,7 +159,7 @@ fn logs_follow_rotation(user: User) {
         "--log-opt",
         "max-size=1k",
         "--log-opt",
-        "max-file=5",
+        "max-file=8",
     ];
     detached(&sb, &flags, script);
     let follow = sb
@@ -183,6 +183,6 @@ fn logs_follow_rotation(user: User) {
         .store()
         .join("containers")
         .join(inspect(&sb, "spin")["Id"].as_str().unwrap());
-    assert!(dir.join("ctr.log.4").exists(), "it did rotate");
+    assert!(dir.join("ctr.log.7").exists(), "it did rotate");
 }
 per_user!(logs_follow_rotation, logs_follow_rotation);
