@@ -306,7 +306,8 @@ fn killed_shim_during_copy(user: User) {
 per_user!(killed_shim_during_copy, killed_shim_during_copy);
 
 /// A descriptor the calling shell left open (`exec 7<secret`) reaches neither the
-/// container (`run`, `run -d`, `exec`) nor its shim: only stdio is passed on.
+/// container (`run`, `run -d`, `exec`) nor its shim: only stdio is passed on. The
+/// shim does not stay in the caller's directory either.
 fn inherited_fds(user: User) {
     let sb = Sandbox::new(user);
     sb.ok(&["pull", "-q", &bb()]);
@@ -348,6 +349,9 @@ fn inherited_fds(user: User) {
             .collect()
     };
     let shim = shim_pid(&sb, "bg");
+    // Nor does it keep the caller's directory busy.
+    let cwd = std::fs::read_link(format!("/proc/{shim}/cwd")).unwrap();
+    assert_eq!(cwd, std::path::Path::new("/"), "the shim's directory");
     for (who, pid) in [("the container", pid), ("its shim", shim)] {
         let open = fds_of(pid);
         assert!(
