@@ -7,9 +7,9 @@
 //! supervises what `start` returns. Signals only wake the loop (signalfd); there is
 //! no async runtime and no thread.
 
-use std::io::{ErrorKind, Read};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
-use std::os::unix::net::{UnixListener, UnixStream};
+use std::os::unix::net::UnixListener;
+use std::time::{Duration, Instant};
 
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::{SigSet, Signal};
@@ -17,8 +17,11 @@ use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 
+mod clients;
 pub mod log;
 pub mod proto;
+
+use clients::{Clients, Request};
 
 pub use log::LogConfig;
 
@@ -49,36 +52,29 @@ pub struct Ended {
     pub stopped: bool,
 }
 
-struct Client {
-    stream: UnixStream,
-    buf: Vec<u8>,
-    /// False for control clients, which want no output.
-    output: bool,
-}
-
 /// One container's supervisor: its attach socket and clients, its log, and the
 /// signals that wake it. Lives as long as the shim; `run` once per start of the
 /// container (more than once under a restart policy).
 pub struct Supervisor {
     listener: UnixListener,
-    clients: Vec<Client>,
+    clients: Clients,
     log: log::Log,
     sfd: Option<SignalFd>,
     stop: StopConfig,
 }
 
-/// How the container is stopped when the shim itself gets SIGTERM: its stop signal,
-/// then SIGKILL after the timeout (a PID 1 without a handler ignores SIGTERM).
+/// How the container is stopped when the shim itself gets SIGTERM: its stop signal
+/// (a number: real-time ones included), then SIGKILL after the timeout (a PID 1
+/// without a handler ignores SIGTERM).
 #[derive(Debug, Clone, Copy)]
 pub struct StopConfig {
-    pub signal: Signal,
-    pub timeout: std::time::Duration,
+    pub signal: i32,
+    pub timeout: Duration,
 }
 
-/// What a client asked for while no container runs.
-enum Request {
-    Stop,
-}
+/// How long the first client of a foreground run may take to come: a `box run`
+/// killed before it attached must not leave a shim waiting for ever.
+const FIRST_CLIENT: Duration = Duration::from_secs(30);
 
 impl Supervisor {
     pub fn new(listener: UnixListener, log: LogConfig, stop: StopConfig) -> Supervisor {
@@ -90,7 +86,7 @@ impl Supervisor {
         let _ = listener.set_nonblocking(true);
         Supervisor {
             listener,
-            clients: Vec::new(),
+            clients: Clients::default(),
             log: log::Log::open(log),
             sfd,
             stop,
@@ -98,25 +94,27 @@ impl Supervisor {
     }
 
     /// Waits for the first client (a foreground `box run` or `box start -a`), so that
-    /// not a byte of the container's output is missed.
-    pub fn wait_for_client(&mut self) {
-        let _ = self.listener.set_nonblocking(false);
-        if let Ok((s, _)) = self.listener.accept() {
-            self.clients.push(Client {
-                stream: s,
-                buf: Vec::new(),
-                output: true,
-            });
+    /// not a byte of the container's output is missed. False if none came in time.
+    pub fn wait_for_client(&mut self) -> bool {
+        let deadline = Instant::now() + FIRST_CLIENT;
+        while self.clients.is_empty() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return false;
+            }
+            let mut fds = [PollFd::new(self.listener.as_fd(), PollFlags::POLLIN)];
+            let _ = poll(&mut fds, timeout(left));
+            self.clients.accept(&self.listener);
         }
-        let _ = self.listener.set_nonblocking(true);
+        true
     }
 
     /// Waits `pause` between two runs (a restart's back-off), still answering clients.
     /// True if the user stopped the container meanwhile.
-    pub fn pause(&mut self, pause: std::time::Duration) -> bool {
-        let deadline = std::time::Instant::now() + pause;
+    pub fn pause(&mut self, pause: Duration) -> bool {
+        let deadline = Instant::now() + pause;
         loop {
-            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 return false;
             }
@@ -125,35 +123,21 @@ impl Supervisor {
                 fds.push(PollFd::new(s.as_fd(), PollFlags::POLLIN));
             }
             fds.push(PollFd::new(self.listener.as_fd(), PollFlags::POLLIN));
-            for c in &self.clients {
-                fds.push(PollFd::new(c.stream.as_fd(), PollFlags::POLLIN));
+            let first_client = fds.len();
+            for (fd, flags) in self.clients.interests() {
+                fds.push(PollFd::new(fd, flags));
             }
-            let ms = u16::try_from(left.as_millis().max(1)).unwrap_or(u16::MAX);
-            let _ = poll(&mut fds, PollTimeout::from(ms));
+            let _ = poll(&mut fds, timeout(left));
+            let ready = revents(&fds, first_client);
             drop(fds);
             if self.take_signals().contains(&libc::SIGTERM) {
                 return true;
             }
-            self.accept();
-            let mut stop = false;
-            self.clients.retain_mut(|c| {
-                let (alive, reqs) = read_client(c, None, false, None, &mut Vec::new(), &mut false);
-                stop |= reqs.iter().any(|r| matches!(r, Request::Stop));
-                alive
-            });
-            if stop {
+            let requests = self.clients.serve(&ready);
+            self.clients.accept(&self.listener);
+            if requests.iter().any(|r| matches!(r, Request::Stop(_))) {
                 return true;
             }
-        }
-    }
-
-    fn accept(&mut self) {
-        while let Ok((s, _)) = self.listener.accept() {
-            self.clients.push(Client {
-                stream: s,
-                buf: Vec::new(),
-                output: true,
-            });
         }
     }
 
@@ -166,6 +150,25 @@ impl Supervisor {
             }
         }
         out
+    }
+
+    /// Gives the clients what they have not taken yet (the last output, the exit
+    /// status), dropping those that take nothing for [`clients::STALL`].
+    fn flush_clients(&mut self) {
+        while self.clients.pending() {
+            let mut fds: Vec<PollFd> = self
+                .clients
+                .interests()
+                .into_iter()
+                .map(|(fd, flags)| PollFd::new(fd, flags))
+                .collect();
+            let _ = poll(&mut fds, PollTimeout::from(100u16));
+            let ready = revents(&fds, 0);
+            drop(fds);
+            // Stdin and signals mean nothing now: the container has ended.
+            let _ = self.clients.serve(&ready);
+            self.clients.drop_stalled(true);
+        }
     }
 
     /// Starts the container with `start` and supervises it until it has ended.
@@ -187,7 +190,8 @@ impl Supervisor {
                 finish(&ended);
                 let mut payload = code.to_be_bytes().to_vec();
                 payload.extend_from_slice(msg.as_bytes());
-                broadcast(&mut self.clients, proto::START_FAILED, &payload, false);
+                self.clients.broadcast(proto::START_FAILED, &payload, false);
+                self.flush_clients();
                 return ended;
             }
         };
@@ -207,20 +211,23 @@ impl Supervisor {
         let mut status: Option<i32> = None;
         let mut stopped = false;
         // When a stop asked of the shim itself (SIGTERM) turns into SIGKILL.
-        let mut kill_at: Option<std::time::Instant> = None;
+        let mut kill_at: Option<Instant> = None;
 
         while status.is_none() {
+            self.clients.drop_stalled(false);
+            // A client too far behind holds the output back, for a while at most.
+            let hold = self.clients.holding_back();
             let mut fds: Vec<PollFd> = Vec::new();
             let sig_i = self.sfd.as_ref().map(|s| {
                 fds.push(PollFd::new(s.as_fd(), PollFlags::POLLIN));
                 fds.len() - 1
             });
             fds.push(PollFd::new(self.listener.as_fd(), PollFlags::POLLIN));
-            let out_i = out.as_ref().map(|f| {
+            let out_i = out.as_ref().filter(|_| !hold).map(|f| {
                 fds.push(PollFd::new(f.as_fd(), PollFlags::POLLIN));
                 fds.len() - 1
             });
-            let err_i = err.as_ref().map(|f| {
+            let err_i = err.as_ref().filter(|_| !hold).map(|f| {
                 fds.push(PollFd::new(f.as_fd(), PollFlags::POLLIN));
                 fds.len() - 1
             });
@@ -229,12 +236,14 @@ impl Supervisor {
                 fds.len() - 1
             });
             let first_client = fds.len();
-            for c in &self.clients {
-                fds.push(PollFd::new(c.stream.as_fd(), PollFlags::POLLIN));
+            for (fd, flags) in self.clients.interests() {
+                fds.push(PollFd::new(fd, flags));
             }
             // A timeout as a safety net: SIGCHLD is never lost with signalfd, but a
-            // missing signalfd (out of fds) must not hang the shim.
-            if poll(&mut fds, PollTimeout::from(1000u16)).is_err() {
+            // missing signalfd (out of fds) must not hang the shim. Shorter while
+            // output is held back, to see the stall end.
+            let wait = if hold { 100u16 } else { 1000u16 };
+            if poll(&mut fds, PollTimeout::from(wait)).is_err() {
                 continue;
             }
             let ready = |i: Option<usize>| {
@@ -245,36 +254,52 @@ impl Supervisor {
             let ready_err = ready(err_i);
             let ready_in = ready(in_i);
             let ready_sig = ready(sig_i);
-            let ready_clients: Vec<bool> = (0..self.clients.len())
-                .map(|k| ready(Some(first_client + k)))
-                .collect();
+            let ready_clients = revents(&fds, first_client);
             drop(fds);
 
-            self.accept();
+            let requests = self.clients.serve(&ready_clients);
+            self.clients.accept(&self.listener);
             if ready_out && !pump(&mut out, proto::STDOUT, &mut self.log, &mut self.clients) {
                 out = None;
             }
             if ready_err && !pump(&mut err, proto::STDERR, &mut self.log, &mut self.clients) {
                 err = None;
             }
-            let mut k = 0;
-            self.clients.retain_mut(|c| {
-                let mut keep = true;
-                if ready_clients.get(k).copied().unwrap_or(false) {
-                    let (alive, reqs) = read_client(
-                        c,
-                        Some(pid),
-                        pty,
-                        out.as_ref(),
-                        &mut pending_in,
-                        &mut eof_in,
-                    );
-                    stopped |= reqs.iter().any(|r| matches!(r, Request::Stop));
-                    keep = alive;
+            for r in requests {
+                match r {
+                    Request::Stdin(b) => pending_in.extend_from_slice(&b),
+                    Request::StdinEof => eof_in = true,
+                    Request::Resize(rows, cols) if pty => {
+                        if let Some(m) = &out {
+                            let ws = nix::pty::Winsize {
+                                ws_row: rows,
+                                ws_col: cols,
+                                ws_xpixel: 0,
+                                ws_ypixel: 0,
+                            };
+                            set_winsize(m.as_fd(), &ws);
+                        }
+                    }
+                    Request::Resize(..) => {}
+                    Request::Signal(n) => kill(pid, n),
+                    Request::Stop(n) => {
+                        stopped = true;
+                        kill(pid, n);
+                    }
+                    Request::Hangup if pty => {
+                        // What closing a terminal does: SIGHUP (and SIGCONT) to its
+                        // session and its foreground process group.
+                        let group = out.as_ref().and_then(|m| nix::unistd::tcgetpgrp(m).ok());
+                        for sig in [libc::SIGHUP, libc::SIGCONT] {
+                            kill(pid, sig);
+                            if let Some(g) = group.filter(|g| *g != pid) {
+                                kill(Pid::from_raw(-g.as_raw()), sig);
+                            }
+                        }
+                    }
+                    Request::Hangup => eof_in = true,
                 }
-                k += 1;
-                keep
-            });
+            }
             if ready_in || (!pending_in.is_empty() && stdin.is_some()) {
                 if let Some(f) = &stdin {
                     match nix::unistd::write(f, &pending_in) {
@@ -302,11 +327,11 @@ impl Supervisor {
             if ready_sig && self.take_signals().contains(&libc::SIGTERM) && !stopped {
                 // The shim asked to end (a logout, a shutdown): a stop, as `box stop`.
                 stopped = true;
-                let _ = nix::sys::signal::kill(pid, self.stop.signal);
-                kill_at = Some(std::time::Instant::now() + self.stop.timeout);
+                kill(pid, self.stop.signal);
+                kill_at = Some(Instant::now() + self.stop.timeout);
             }
-            if kill_at.is_some_and(|t| std::time::Instant::now() >= t) {
-                let _ = nix::sys::signal::kill(pid, Signal::SIGKILL);
+            if kill_at.is_some_and(|t| Instant::now() >= t) {
+                kill(pid, libc::SIGKILL);
                 kill_at = None;
             }
             status = reap(pid);
@@ -328,14 +353,35 @@ impl Supervisor {
             }
         }
         let code = status.expect("loop ends with a status");
+        self.clients.broadcast(proto::ENDED, &[], false);
         let ended = Ended {
             outcome: Outcome::Exited(code),
             stopped,
         };
         finish(&ended);
-        broadcast(&mut self.clients, proto::EXIT, &code.to_be_bytes(), false);
+        self.clients
+            .broadcast(proto::EXIT, &code.to_be_bytes(), false);
+        self.flush_clients();
         ended
     }
+}
+
+fn timeout(d: Duration) -> PollTimeout {
+    PollTimeout::from(u16::try_from(d.as_millis().max(1)).unwrap_or(u16::MAX))
+}
+
+/// The events each poll entry from `first` on got.
+fn revents(fds: &[PollFd], first: usize) -> Vec<PollFlags> {
+    fds[first.min(fds.len())..]
+        .iter()
+        .map(|f| f.revents().unwrap_or(PollFlags::empty()))
+        .collect()
+}
+
+/// Sends a signal by number (real-time ones too, which `nix`'s `Signal` cannot name).
+fn kill(pid: Pid, sig: i32) {
+    // SAFETY: kill(2) takes two integers and touches no memory of ours.
+    let _ = unsafe { libc::kill(pid.as_raw(), sig) };
 }
 
 /// The container's status if it has ended: its exit code, or 128+N for signal N.
@@ -352,84 +398,19 @@ fn reap(pid: Pid) -> Option<i32> {
 
 /// Moves what is readable now from `fd` to the log and the clients. False once the
 /// stream has ended (or, for a pty, the terminal has hung up).
-fn pump(fd: &mut Option<OwnedFd>, kind: u8, log: &mut log::Log, clients: &mut Vec<Client>) -> bool {
+fn pump(fd: &mut Option<OwnedFd>, kind: u8, log: &mut log::Log, clients: &mut Clients) -> bool {
     let Some(f) = fd.as_ref() else { return false };
     let mut buf = [0u8; 65536];
     match nix::unistd::read(f, &mut buf) {
         Ok(0) => false,
         Ok(n) => {
             log.write(kind, &buf[..n]);
-            broadcast(clients, kind, &buf[..n], true);
+            clients.broadcast(kind, &buf[..n], true);
             true
         }
         Err(nix::errno::Errno::EAGAIN) | Err(nix::errno::Errno::EINTR) => true,
         Err(_) => false,
     }
-}
-
-/// Sends a frame to every client (only to those that want output, if `output`).
-fn broadcast(clients: &mut Vec<Client>, kind: u8, payload: &[u8], output: bool) {
-    clients.retain_mut(|c| {
-        if output && !c.output {
-            return true;
-        }
-        let _ = c.stream.set_nonblocking(false);
-        let ok = proto::write_frame(&mut c.stream, kind, payload).is_ok();
-        let _ = c.stream.set_nonblocking(true);
-        ok
-    });
-}
-
-/// Handles what a client sent (`pid` is the running container, if one runs); returns
-/// whether the client is still there, and what it asked of the shim itself.
-fn read_client(
-    c: &mut Client,
-    pid: Option<Pid>,
-    pty: bool,
-    master: Option<&OwnedFd>,
-    pending_in: &mut Vec<u8>,
-    eof_in: &mut bool,
-) -> (bool, Vec<Request>) {
-    let mut requests = Vec::new();
-    let mut buf = [0u8; 65536];
-    let _ = c.stream.set_nonblocking(true);
-    let alive = match c.stream.read(&mut buf) {
-        Ok(0) => false,
-        Ok(n) => {
-            c.buf.extend_from_slice(&buf[..n]);
-            true
-        }
-        Err(e) => e.kind() == ErrorKind::WouldBlock || e.kind() == ErrorKind::Interrupted,
-    };
-    while let Some((kind, payload)) = proto::take_frame(&mut c.buf) {
-        match kind {
-            proto::CONTROL => c.output = false,
-            proto::STDIN if pid.is_some() => pending_in.extend_from_slice(&payload),
-            proto::STDIN_EOF => *eof_in = true,
-            proto::RESIZE if pty && payload.len() == 4 => {
-                if let Some(m) = master {
-                    let ws = nix::pty::Winsize {
-                        ws_row: u16::from_be_bytes([payload[0], payload[1]]),
-                        ws_col: u16::from_be_bytes([payload[2], payload[3]]),
-                        ws_xpixel: 0,
-                        ws_ypixel: 0,
-                    };
-                    set_winsize(m.as_fd(), &ws);
-                }
-            }
-            proto::SIGNAL | proto::STOP if payload.len() == 4 => {
-                if kind == proto::STOP {
-                    requests.push(Request::Stop);
-                }
-                let n = i32::from_be_bytes([payload[0], payload[1], payload[2], payload[3]]);
-                if let (Ok(s), Some(pid)) = (Signal::try_from(n), pid) {
-                    let _ = nix::sys::signal::kill(pid, s);
-                }
-            }
-            _ => {}
-        }
-    }
-    (alive, requests)
 }
 
 fn set_nonblocking(fd: BorrowedFd) {

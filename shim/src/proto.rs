@@ -11,6 +11,10 @@ pub const EXIT: u8 = 3;
 /// Shim to client: the container could not start; payload is the status (i32 BE)
 /// followed by the message.
 pub const START_FAILED: u8 = 4;
+/// Shim to control clients: the container's process has ended; the shim is
+/// recording that (and removing a `--rm` container) before it sends `EXIT`. Tells a
+/// `box stop` that the shim is at work, not stuck.
+pub const ENDED: u8 = 5;
 /// Client to shim: bytes for the container's stdin.
 pub const STDIN: u8 = 10;
 /// Client to shim: the client's stdin ended.
@@ -19,6 +23,13 @@ pub const STDIN_EOF: u8 = 11;
 pub const RESIZE: u8 = 12;
 /// Client to shim: deliver this signal (i32 BE) to the container's first process.
 pub const SIGNAL: u8 = 13;
+/// Client to shim: this client's stdin is the container's for good (`box run -i`,
+/// Docker's StdinOnce): if the client goes away without detaching, the container's
+/// stdin ends with it (end of file on a pipe, a hang-up on a terminal).
+pub const STDIN_ONCE: u8 = 14;
+/// Client to shim: the user detached (the detach keys); the client's end that follows
+/// is not the end of the container's stdin.
+pub const DETACH: u8 = 15;
 /// Client to shim: this client only controls the container (`box stop`, `kill`,
 /// `wait`); it gets no output, only `EXIT`, and the socket's end when the shim exits.
 pub const CONTROL: u8 = 20;
@@ -28,13 +39,19 @@ pub const STOP: u8 = 21;
 
 pub fn write_frame(w: &mut impl Write, kind: u8, payload: &[u8]) -> io::Result<()> {
     let mut buf = Vec::with_capacity(5 + payload.len());
-    buf.push(kind);
-    buf.extend_from_slice(&(payload.len() as u32).to_be_bytes());
-    buf.extend_from_slice(payload);
+    encode_frame(&mut buf, kind, payload);
     w.write_all(&buf)
 }
 
-/// Reads one frame; `None` at a clean end of stream.
+/// Appends one frame to `out`.
+pub fn encode_frame(out: &mut impl Extend<u8>, kind: u8, payload: &[u8]) {
+    out.extend([kind]);
+    out.extend((payload.len() as u32).to_be_bytes());
+    out.extend(payload.iter().copied());
+}
+
+/// Reads one frame; `None` at the end of the stream, a frame cut short by it
+/// included (the shim drops a client that stops reading, wherever it was).
 pub fn read_frame(r: &mut impl Read) -> io::Result<Option<(u8, Vec<u8>)>> {
     let mut head = [0u8; 5];
     match r.read_exact(&mut head) {
@@ -50,8 +67,11 @@ pub fn read_frame(r: &mut impl Read) -> io::Result<Option<(u8, Vec<u8>)>> {
         ));
     }
     let mut payload = vec![0u8; len];
-    r.read_exact(&mut payload)?;
-    Ok(Some((head[0], payload)))
+    match r.read_exact(&mut payload) {
+        Ok(()) => Ok(Some((head[0], payload))),
+        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Ok(None),
+        Err(e) => Err(e),
+    }
 }
 
 /// Splits frames out of a byte buffer that may hold partial ones (for the shim's
@@ -93,5 +113,7 @@ mod tests {
             Some((EXIT, 7i32.to_be_bytes().to_vec()))
         );
         assert_eq!(read_frame(&mut r).unwrap(), None);
+        let mut cut = &buf[..7];
+        assert_eq!(read_frame(&mut cut).unwrap(), None, "cut short");
     }
 }

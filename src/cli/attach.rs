@@ -1,19 +1,23 @@
 //! The client side of a shim's attach socket: relays the terminal or pipes to the
-//! container and its output back, passes on signals and window sizes, and returns the
-//! container's exit status. Used by `box run` (and later `box attach`, `box start -a`).
+//! container and its output back, passes on signals (without a terminal) and window
+//! sizes, and returns the container's exit status. Used by `box run`, `box attach`
+//! and `box start -a`.
 
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
+use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, Result};
 use box_shim::proto;
 use nix::sys::signal::{SigSet, Signal};
 
+use super::terminal::{die_of, winsize, DetachKeys, DetachScan, RawMode};
 use super::StatusError;
 
-/// Signals `box` passes on to the container instead of dying of them.
+/// Signals `box` passes on to the container (with `--sig-proxy`, without a terminal)
+/// instead of dying of them.
 const PROXIED: [Signal; 6] = [
     Signal::SIGINT,
     Signal::SIGTERM,
@@ -26,78 +30,37 @@ const PROXIED: [Signal; 6] = [
 pub struct Options {
     pub stdin: bool,
     pub tty: bool,
-    /// Ctrl-P Ctrl-Q on stdin detaches, leaving the container running (Docker's keys).
-    pub detach_keys: bool,
+    /// Keys on stdin that detach, leaving the container running (with a terminal).
+    pub detach_keys: Option<DetachKeys>,
+    /// Pass signals on to the container; Docker's rule: never with a terminal, where
+    /// the keys themselves reach the container and a hang-up is the client's own.
+    pub sig_proxy: bool,
+    /// This client's stdin is the container's for good (`box run -i`, `box start -i`):
+    /// if the client ends without detaching, the container's stdin ends too.
+    pub stdin_once: bool,
 }
 
-/// Docker's default detach keys: Ctrl-P, Ctrl-Q.
-const DETACH: [u8; 2] = [0x10, 0x11];
-
-/// Finds the detach keys in what the user typed, across reads: a Ctrl-P is held back
-/// until the next byte shows whether it starts the sequence.
-#[derive(Default)]
-struct DetachKeys {
-    held: bool,
-}
-
-impl DetachKeys {
-    /// The bytes to pass on, and whether the user detached.
-    fn scan(&mut self, input: &[u8]) -> (Vec<u8>, bool) {
-        let mut out = Vec::with_capacity(input.len());
-        for &b in input {
-            if self.held {
-                self.held = false;
-                if b == DETACH[1] {
-                    return (out, true);
-                }
-                out.push(DETACH[0]);
-            }
-            if b == DETACH[0] {
-                self.held = true;
-            } else {
-                out.push(b);
-            }
-        }
-        (out, false)
+impl Options {
+    /// The flags common to `run`, `start` and `attach`, resolved: detach keys apply
+    /// to a terminal's stdin, signals are passed on only without a terminal.
+    pub fn new(stdin: bool, tty: bool, keys: Option<&str>, sig_proxy: bool) -> Result<Options> {
+        Ok(Options {
+            stdin,
+            tty,
+            detach_keys: (stdin && tty).then(|| parse_keys(keys)).transpose()?,
+            sig_proxy: sig_proxy && !tty,
+            stdin_once: false,
+        })
     }
 }
 
-/// Puts a terminal in raw mode for as long as it lives.
-pub(super) struct RawMode(Option<rustix::termios::Termios>);
-
-impl RawMode {
-    pub(super) fn enable(tty: bool) -> RawMode {
-        let stdin = std::io::stdin();
-        if !tty || !rustix::termios::isatty(&stdin) {
-            return RawMode(None);
-        }
-        let Ok(saved) = rustix::termios::tcgetattr(&stdin) else {
-            return RawMode(None);
-        };
-        let mut raw = saved.clone();
-        raw.make_raw();
-        let _ = rustix::termios::tcsetattr(&stdin, rustix::termios::OptionalActions::Now, &raw);
-        RawMode(Some(saved))
-    }
-}
-
-impl Drop for RawMode {
-    fn drop(&mut self) {
-        if let Some(t) = &self.0 {
-            let _ = rustix::termios::tcsetattr(
-                std::io::stdin(),
-                rustix::termios::OptionalActions::Now,
-                t,
-            );
-        }
-    }
-}
-
-/// The size of the user's terminal (stdout's, else stdin's).
-pub(super) fn winsize() -> Option<rustix::termios::Winsize> {
-    rustix::termios::tcgetwinsize(std::io::stdout())
-        .or_else(|_| rustix::termios::tcgetwinsize(std::io::stdin()))
-        .ok()
+/// `--detach-keys`, empty or missing for the default (Ctrl-P Ctrl-Q).
+pub fn parse_keys(keys: Option<&str>) -> Result<DetachKeys> {
+    Ok(keys
+        .filter(|k| !k.is_empty())
+        .map(str::parse)
+        .transpose()?
+        .unwrap_or_default())
 }
 
 fn winsize_frame() -> Option<Vec<u8>> {
@@ -106,6 +69,10 @@ fn winsize_frame() -> Option<Vec<u8>> {
     p.extend_from_slice(&ws.ws_col.to_be_bytes());
     Some(p)
 }
+
+/// Why a session ends before the container does: the detach keys, or (a positive
+/// number) a signal that was not passed on.
+const DETACHED: i32 = 0;
 
 pub fn attach(socket: &Path, opts: Options) -> Result<i32> {
     let mut signals = SigSet::empty();
@@ -129,64 +96,59 @@ pub fn attach(socket: &Path, opts: Options) -> Result<i32> {
             let _ = proto::write_frame(&mut *w, kind, payload);
         }
     };
-    let _raw = RawMode::enable(opts.tty);
+    if opts.stdin && opts.stdin_once {
+        send(proto::STDIN_ONCE, &[]);
+    }
+    let raw = RawMode::enable(opts.tty);
     if opts.tty {
         if let Some(p) = winsize_frame() {
             send(proto::RESIZE, &p);
         }
     }
+    let quit = Arc::new(AtomicI32::new(-1));
+    let leave = {
+        let stream = Arc::new(stream.try_clone()?);
+        let quit = quit.clone();
+        move |why: i32| {
+            quit.store(why, Ordering::SeqCst);
+            // Ends the main loop's read; the container runs on.
+            let _ = stream.shutdown(std::net::Shutdown::Both);
+        }
+    };
     {
         let send = send.clone();
-        let tty = opts.tty;
+        let leave = leave.clone();
+        let (tty, proxy) = (opts.tty, opts.sig_proxy);
         std::thread::spawn(move || loop {
             let Ok(sig) = signals.wait() else { return };
             if sig == Signal::SIGWINCH {
                 if let Some(p) = winsize_frame().filter(|_| tty) {
                     send(proto::RESIZE, &p);
                 }
-            } else {
+            } else if proxy {
                 send(proto::SIGNAL, &(sig as i32).to_be_bytes());
+            } else {
+                // Not passed on: it ends this client, as it would any program.
+                leave(sig as i32);
+                return;
             }
         });
     }
-    let detached = Arc::new(std::sync::atomic::AtomicBool::new(false));
     if opts.stdin {
-        let send = send.clone();
-        let detached = detached.clone();
-        let keys = opts.detach_keys;
-        let stream = stream.try_clone()?;
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 32 * 1024];
-            let mut stdin = std::io::stdin().lock();
-            let mut scan = DetachKeys::default();
-            loop {
-                match stdin.read(&mut buf) {
-                    Ok(0) | Err(_) => {
-                        send(proto::STDIN_EOF, &[]);
-                        return;
-                    }
-                    Ok(n) if keys => {
-                        let (pass, detach) = scan.scan(&buf[..n]);
-                        if !pass.is_empty() {
-                            send(proto::STDIN, &pass);
-                        }
-                        if detach {
-                            detached.store(true, std::sync::atomic::Ordering::SeqCst);
-                            // Ends the main loop's read; the container runs on.
-                            let _ = stream.shutdown(std::net::Shutdown::Both);
-                            return;
-                        }
-                    }
-                    Ok(n) => send(proto::STDIN, &buf[..n]),
-                }
-            }
-        });
+        let keys = opts.detach_keys.clone();
+        let once = opts.stdin_once;
+        std::thread::spawn(move || relay_stdin(keys, once, send, leave));
     }
     let (mut out, mut err) = (std::io::stdout(), std::io::stderr());
     loop {
         let frame = proto::read_frame(&mut stream);
-        if detached.load(std::sync::atomic::Ordering::SeqCst) {
-            return Ok(0);
+        match quit.load(Ordering::SeqCst) {
+            DETACHED => return Ok(0),
+            sig if sig > 0 => {
+                drop(raw);
+                die_of(Signal::try_from(sig).unwrap_or(Signal::SIGTERM));
+            }
+            _ => {}
         }
         match frame.context("reading from the container's shim")? {
             Some((proto::STDOUT, b)) => {
@@ -207,23 +169,64 @@ pub fn attach(socket: &Path, opts: Options) -> Result<i32> {
                 .into());
             }
             Some(_) => {}
-            None => anyhow::bail!("lost the container's shim before the container ended"),
+            // The shim still listens: it let this client go for not reading.
+            None if UnixStream::connect(socket).is_ok() => anyhow::bail!(
+                "the container's shim dropped this client: it stopped reading the container's output (the container runs on)"
+            ),
+            None => anyhow::bail!(
+                "lost the container's shim before the container's exit status came: the shim died, or it dropped this client for not reading the container's output"
+            ),
         }
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn detach_keys_across_reads() {
-        let mut d = DetachKeys::default();
-        assert_eq!(d.scan(b"ab\x10"), (b"ab".to_vec(), false));
-        assert_eq!(d.scan(b"\x11rest"), (vec![], true));
-        let mut d = DetachKeys::default();
-        assert_eq!(d.scan(b"\x10x\x10\x10\x11"), (b"\x10x\x10".to_vec(), true));
+/// Copies stdin to the container until it ends, or until the detach keys. Its end is
+/// the container's only if `once` (Docker's StdinOnce): the end of a `box attach`'s
+/// stdin (a closed terminal, say) leaves the container's open.
+fn relay_stdin(
+    keys: Option<DetachKeys>,
+    once: bool,
+    send: impl Fn(u8, &[u8]),
+    leave: impl Fn(i32),
+) {
+    let mut buf = [0u8; 32 * 1024];
+    let mut stdin = std::io::stdin().lock();
+    let mut scan = keys.as_ref().map(DetachScan::new);
+    loop {
+        let n = match stdin.read(&mut buf) {
+            Ok(0) | Err(_) => {
+                if once {
+                    send(proto::STDIN_EOF, &[]);
+                }
+                return;
+            }
+            Ok(n) => n,
+        };
+        let Some(scan) = scan.as_mut() else {
+            send(proto::STDIN, &buf[..n]);
+            continue;
+        };
+        let (pass, detach) = scan.scan(&buf[..n]);
+        if !pass.is_empty() {
+            send(proto::STDIN, &pass);
+        }
+        if detach {
+            send(proto::DETACH, &[]);
+            leave(DETACHED);
+            return;
+        }
     }
+}
+
+/// `--sig-proxy`, as Docker spells it: `--sig-proxy=false` (a bare `--sig-proxy` is
+/// true).
+#[derive(clap::Args, Clone, Copy)]
+pub struct SigProxy {
+    /// Proxy received signals to the process (non-TTY mode only)
+    #[arg(long = "sig-proxy", value_name = "BOOL", default_value_t = true,
+          action = clap::ArgAction::Set, num_args = 0..=1, require_equals = true,
+          default_missing_value = "true")]
+    pub sig_proxy: bool,
 }
 
 /// `box attach CONTAINER`: the running container's output, and its stdin and terminal
@@ -233,6 +236,11 @@ pub struct Args {
     /// Do not attach STDIN
     #[arg(long)]
     no_stdin: bool,
+    /// Override the key sequence for detaching a container (default ctrl-p,ctrl-q)
+    #[arg(long, value_name = "KEYS")]
+    detach_keys: Option<String>,
+    #[command(flatten)]
+    sig_proxy: SigProxy,
     container: String,
 }
 
@@ -240,19 +248,17 @@ pub fn run(ctx: &super::Ctx, a: Args) -> Result<i32> {
     let containers = boxc::container::Containers::open(&ctx.dirs.data)?;
     let id = containers.resolve(&a.container)?;
     let spec = containers.spec(&id)?;
+    let opts = Options::new(
+        spec.stdin && !a.no_stdin,
+        spec.tty,
+        a.detach_keys.as_deref(),
+        a.sig_proxy.sig_proxy,
+    )?;
     // A shim that has reported the exit may still be finishing (reaping the network
     // helper): it is leaving, not attachable.
     containers.settle(&id);
     if !containers.shim_alive(&id) {
         anyhow::bail!("You cannot attach to a stopped container, start it first");
     }
-    let stdin = spec.stdin && !a.no_stdin;
-    attach(
-        &super::shim::socket_path(ctx, &id),
-        Options {
-            stdin,
-            tty: spec.tty,
-            detach_keys: stdin && spec.tty,
-        },
-    )
+    attach(&super::shim::socket_path(ctx, &id), opts)
 }

@@ -2,6 +2,8 @@
 //! CONTAINER:DEST_PATH`: Docker's argument rules here, the copying in
 //! `boxc::runtime::cp`.
 
+use std::time::Duration;
+
 use anyhow::{bail, Result};
 
 use boxc::container::{ContainerError, Containers};
@@ -65,9 +67,11 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<i32> {
     // A stopped container is held for the copy, so that no shim mounts its upper
     // directory meanwhile; a running one is entered through its namespaces.
     containers.settle(&id);
-    let lock = match containers.try_lock(&id) {
-        Ok(l) => Some(l),
-        Err(ContainerError::Busy(_)) => None,
+    let lock = match containers.hold_stopped(&id, Duration::from_secs(30)) {
+        Ok(l) => l,
+        Err(ContainerError::Busy(_)) => {
+            bail!("container {name} is busy: another box command holds it")
+        }
         Err(e) => return Err(e.into()),
     };
     let running = match lock {
@@ -79,7 +83,8 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<i32> {
                 (true, None) => {
                     bail!("container {name} is restarting: try again once it runs")
                 }
-                (false, _) => bail!("container {name} is busy: another box command holds it"),
+                // Its shim is starting.
+                (false, _) => bail!("container {name} is starting: try again once it runs"),
             }
         }
     };

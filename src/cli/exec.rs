@@ -4,16 +4,18 @@
 //! terminal it got inside the container.
 
 use std::io::{Read, Write};
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::{SigSet, Signal};
 
 use boxc::container::{Containers, Status};
 use boxc::runtime::exec::{self, ExecError, Request, Stdio, Target};
 use boxc::runtime::spec;
 
+use super::terminal::{self, DetachKeys, DetachScan};
 use super::{attach, Ctx, StatusError};
 
 #[derive(clap::Args)]
@@ -27,6 +29,9 @@ pub struct Args {
     /// Run the command in the background
     #[arg(short, long)]
     detach: bool,
+    /// Override the key sequence for detaching from the command (default ctrl-p,ctrl-q)
+    #[arg(long, value_name = "KEYS")]
+    detach_keys: Option<String>,
     /// Set environment variables (KEY=VALUE, or KEY to pass the host's value)
     #[arg(short, long = "env", value_name = "KEY[=VALUE]")]
     env: Vec<String>,
@@ -53,6 +58,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<i32> {
     if let Some(w) = a.workdir.as_deref().filter(|w| !w.starts_with('/')) {
         bail!("the working directory {w:?} is invalid: it needs to be an absolute path");
     }
+    let keys = attach::parse_keys(a.detach_keys.as_deref())?;
     let containers = Containers::open(&ctx.dirs.data)?;
     let id = containers.resolve(&a.container)?;
     let pid = running_pid(&containers, &id, &a.container)?;
@@ -82,7 +88,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<i32> {
         Stdio::Null
     } else if tty {
         Stdio::Terminal {
-            size: attach::winsize().map(|w| (w.ws_row, w.ws_col)),
+            size: terminal::winsize().map(|w| (w.ws_row, w.ws_col)),
         }
     } else {
         Stdio::Inherit {
@@ -102,9 +108,32 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<i32> {
         return Ok(0);
     }
     if let Some(master) = running.terminal.take() {
-        relay(master, a.interactive)?;
+        if relay(master, a.interactive.then_some(keys))? == Relayed::Detached {
+            // The command runs on; its joiner, this process's child, still reaps it.
+            return Ok(0);
+        }
     }
     running.wait().map_err(status)
+}
+
+/// `box __drain`: keeps the terminal of a command that `box exec -it` detached from
+/// (its stdin), reading and dropping what the command writes, until the command is
+/// gone. Docker's daemon holds that terminal; without one, this small process does:
+/// with nobody holding it, the command would get a hang-up.
+pub fn drain() -> i32 {
+    let _ = nix::unistd::setsid();
+    let _ = std::env::set_current_dir("/");
+    let mut buf = [0u8; 16 * 1024];
+    let mut stdin = std::io::stdin().lock();
+    loop {
+        match stdin.read(&mut buf) {
+            Ok(0) => return 0,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            // EIO: every holder of the terminal's other side has closed it.
+            Err(_) => return 0,
+            Ok(_) => {}
+        }
+    }
 }
 
 /// The host pid of the container's first process, if the container runs.
@@ -128,37 +157,88 @@ fn status(e: ExecError) -> anyhow::Error {
     .into()
 }
 
+#[derive(Debug, PartialEq, Eq)]
+enum Relayed {
+    Ended,
+    Detached,
+}
+
 /// Copies the container's terminal to stdout until the command (and anything else
 /// holding the terminal) is gone, the user's terminal in raw mode meanwhile, with
-/// stdin typed into it when `stdin` and window-size changes passed on.
-fn relay(master: OwnedFd, stdin: bool) -> Result<()> {
+/// stdin typed into it when `stdin` has the detach keys, and window-size changes
+/// passed on. The detach keys hand the terminal to `box __drain` and return.
+fn relay(master: OwnedFd, stdin: Option<DetachKeys>) -> Result<Relayed> {
     let mut winch = SigSet::empty();
     winch.add(Signal::SIGWINCH);
     // Blocked before any thread starts, so only the thread waiting for it sees it.
     winch.thread_block().context("block SIGWINCH")?;
     let master = std::fs::File::from(master);
-    let _raw = attach::RawMode::enable(true);
+    let raw = terminal::RawMode::enable(true);
     {
         let master = master.try_clone()?;
         std::thread::spawn(move || {
             while winch.wait().is_ok() {
-                if let Some(ws) = attach::winsize() {
+                if let Some(ws) = terminal::winsize() {
                     let _ = rustix::termios::tcsetwinsize(&master, ws);
                 }
             }
         });
     }
-    if stdin {
+    let (detach_r, detach_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
+    if let Some(keys) = stdin {
         let mut master = master.try_clone()?;
         std::thread::spawn(move || {
-            let _ = std::io::copy(&mut std::io::stdin().lock(), &mut master);
+            let mut scan = DetachScan::new(&keys);
+            let mut buf = [0u8; 32 * 1024];
+            let mut input = std::io::stdin().lock();
+            loop {
+                let n = match input.read(&mut buf) {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => n,
+                };
+                let (pass, detach) = scan.scan(&buf[..n]);
+                if master.write_all(&pass).is_err() {
+                    return;
+                }
+                if detach {
+                    let _ = nix::unistd::write(&detach_w, &[1]);
+                    return;
+                }
+            }
         });
     }
-    let mut master = master;
     let mut out = std::io::stdout();
     let mut buf = [0u8; 32 * 1024];
+    // Until stdin ends: then only the command's end is waited for.
+    let mut keys_open = true;
     loop {
-        match master.read(&mut buf) {
+        let mut fds = vec![PollFd::new(master.as_fd(), PollFlags::POLLIN)];
+        if keys_open {
+            fds.push(PollFd::new(detach_r.as_fd(), PollFlags::POLLIN));
+        }
+        match poll(&mut fds, PollTimeout::NONE) {
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => return Err(e.into()),
+            Ok(_) => {}
+        }
+        let detach = fds
+            .get(1)
+            .and_then(|f| f.revents())
+            .unwrap_or(PollFlags::empty());
+        let master_ready = fds[0].revents().is_some_and(|r| !r.is_empty());
+        drop(fds);
+        if detach.contains(PollFlags::POLLIN) {
+            drop(raw);
+            hand_over(master)?;
+            return Ok(Relayed::Detached);
+        }
+        if !detach.is_empty() {
+            keys_open = false;
+        }
+        if !master_ready {
+            continue;
+        }
+        match (&master).read(&mut buf) {
             Ok(0) => break,
             Ok(n) => {
                 if out.write_all(&buf[..n]).and_then(|()| out.flush()).is_err() {
@@ -170,5 +250,22 @@ fn relay(master: OwnedFd, stdin: bool) -> Result<()> {
             Err(_) => break,
         }
     }
+    Ok(Relayed::Ended)
+}
+
+/// Gives the terminal of a detached command to `box __drain`.
+fn hand_over(master: std::fs::File) -> Result<()> {
+    use std::os::unix::process::CommandExt;
+    let exe = std::env::current_exe().context("cannot find the box binary")?;
+    std::process::Command::new(exe)
+        .arg("__drain")
+        // Out of the terminal's foreground group at once: the hang-up that follows
+        // when this process leaves must not reach it before its setsid.
+        .process_group(0)
+        .stdin(std::process::Stdio::from(master))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .context("cannot hand the command's terminal over")?;
     Ok(())
 }

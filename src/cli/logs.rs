@@ -2,8 +2,10 @@
 //! writes each record to stdout or stderr, as the container wrote it. `-f` follows
 //! the file until the container's shim is gone.
 
-use std::io::{BufRead, BufReader, Write};
-use std::path::Path;
+use std::fs::File;
+use std::io::{BufRead, BufReader, Seek, SeekFrom, Write};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
@@ -64,15 +66,8 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<i32> {
         timestamps: a.timestamps,
     };
     let mut records: Vec<Record> = Vec::new();
-    for n in (1..spec.log.max_file.max(1)).rev() {
-        read_records(&box_shim::log::rotated(&path, n), &mut records);
-    }
-    // The current file is read through one handle that `-f` then keeps following.
-    let mut reader = std::fs::File::open(&path).ok().map(BufReader::new);
-    let mut pending = String::new();
-    if let Some(r) = reader.as_mut() {
-        read_lines(r, &mut pending, &mut records);
-    }
+    let mut log = Chain::new(&path, spec.log.max_file);
+    log.read(&mut records);
     records.retain(&keep);
     let skip = tail.map_or(0, |n| records.len().saturating_sub(n));
     for r in &records[skip..] {
@@ -81,30 +76,101 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<i32> {
     if !a.follow || until.is_some() {
         return Ok(0);
     }
-    let mut inode = file_id(&path);
     loop {
+        // Checked before reading: what the shim wrote before it ended is read below.
         let alive = containers.shim_alive(&id);
-        // Checked before reading: whatever the old file got before its rotation is
-        // then read below, before switching to the new one.
-        let now_id = file_id(&path);
-        let rotated = now_id.is_some() && now_id != inode;
         let mut fresh = Vec::new();
-        if let Some(r) = reader.as_mut() {
-            read_lines(r, &mut pending, &mut fresh);
-        }
+        log.read(&mut fresh);
         for r in fresh.iter().filter(|r| keep(r)) {
             out.write(r);
-        }
-        if rotated {
-            inode = now_id;
-            reader = std::fs::File::open(&path).ok().map(BufReader::new);
-            pending.clear();
-            continue;
         }
         if !alive {
             return Ok(0);
         }
         std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A container's log files read in order, oldest first, following the shim's
+/// rotations (`ctr.log` becomes `ctr.log.1`, ...) by the identity of the file being
+/// read: once it has moved, the shim writes no more to it, and the next file is the
+/// one just below it. Nothing is read twice, and nothing is missed that the cap kept.
+struct Chain {
+    path: PathBuf,
+    files: u32,
+    /// The file being read, its identity, and a line still being written.
+    cur: Option<(BufReader<File>, FileId)>,
+    pending: String,
+}
+
+type FileId = (u64, u64);
+
+impl Chain {
+    fn new(path: &Path, files: u32) -> Chain {
+        Chain {
+            path: path.to_path_buf(),
+            files: files.max(1),
+            cur: None,
+            pending: String::new(),
+        }
+    }
+
+    /// Where a file is now: 0 for the current one, n for `ctr.log.n`.
+    fn index_of(&self, id: FileId) -> Option<u32> {
+        (0..self.files).find(|n| file_id(&box_shim::log::rotated(&self.path, *n)) == Some(id))
+    }
+
+    fn open(&mut self, n: u32) -> bool {
+        let p = box_shim::log::rotated(&self.path, n);
+        let Ok(f) = File::open(&p) else { return false };
+        let Ok(m) = f.metadata() else { return false };
+        self.cur = Some((BufReader::new(f), (m.dev(), m.ino())));
+        self.pending.clear();
+        true
+    }
+
+    /// Reads the whole records there are now, across rotations, into `out`.
+    fn read(&mut self, out: &mut Vec<Record>) {
+        loop {
+            let Some(id) = self.cur.as_ref().map(|c| c.1) else {
+                // Nothing read yet: the oldest file there is.
+                if !(0..self.files).rev().any(|n| self.open(n)) {
+                    return;
+                }
+                continue;
+            };
+            // Looked at before reading: a file that has moved is complete.
+            let at = self.index_of(id);
+            let reader = &mut self.cur.as_mut().expect("checked above").0;
+            // A single file starts over when full (`max-file=1`): from its start again.
+            let len = reader.get_ref().metadata().map_or(0, |m| m.len());
+            if reader.stream_position().is_ok_and(|p| p > len) {
+                let _ = reader.seek(SeekFrom::Start(0));
+                self.pending.clear();
+            }
+            read_lines(reader, &mut self.pending, out);
+            match at {
+                Some(0) => return,
+                Some(k) => {
+                    // The next file, if no rotation came in between (else look again).
+                    let read = self.cur.take();
+                    if !self.open(k - 1) {
+                        // Between a rotation's rename and its new file: next time.
+                        self.cur = read;
+                        return;
+                    }
+                    if self.index_of(id) != Some(k) {
+                        self.cur = read;
+                    }
+                }
+                // Ours is gone: every file left is newer; the oldest of them next.
+                None => {
+                    if !(0..self.files).rev().any(|n| self.open(n)) {
+                        return;
+                    }
+                }
+            }
+        }
     }
 }
 
@@ -133,19 +199,12 @@ impl Output {
     }
 }
 
-fn file_id(p: &Path) -> Option<(u64, u64)> {
-    use std::os::unix::fs::MetadataExt;
+fn file_id(p: &Path) -> Option<FileId> {
     std::fs::metadata(p).ok().map(|m| (m.dev(), m.ino()))
 }
 
-fn read_records(p: &Path, out: &mut Vec<Record>) {
-    if let Ok(f) = std::fs::File::open(p) {
-        read_lines(&mut BufReader::new(f), &mut String::new(), out);
-    }
-}
-
 /// Reads whole lines; a line still being written stays in `pending` for the next call.
-fn read_lines(r: &mut BufReader<std::fs::File>, pending: &mut String, out: &mut Vec<Record>) {
+fn read_lines(r: &mut BufReader<File>, pending: &mut String, out: &mut Vec<Record>) {
     loop {
         let before = pending.len();
         match r.read_line(pending) {

@@ -15,6 +15,7 @@ mod container;
 mod cp;
 mod docs;
 mod exec;
+mod filters;
 mod help;
 mod hints;
 mod image;
@@ -37,6 +38,7 @@ mod start;
 mod stop;
 mod system;
 mod tag;
+mod terminal;
 mod top;
 mod usage;
 mod wait;
@@ -180,6 +182,8 @@ impl Ctx {
 }
 
 pub fn main() -> i32 {
+    // Before anything else: what the caller left open stays out of shims and containers.
+    boxc::sys::cloexec_inherited_fds();
     boxc::output::start_clock();
     // A TAB in a shell: answer and exit (returns at once when not asked).
     complete::complete_from_env();
@@ -199,6 +203,9 @@ pub fn main() -> i32 {
                 EXIT_BOX_ERROR
             }
         };
+    }
+    if args.get(1).map(String::as_str) == Some("__drain") {
+        return exec::drain();
     }
     if args.get(1).map(String::as_str) == Some("__netns-holder") {
         return match Ctx::load() {
@@ -328,7 +335,8 @@ fn command_after_positional(mut args: Vec<String>) -> Vec<String> {
                 }
                 None => flag.len() == 2 && a.get_short() == flag.chars().nth(1),
             };
-            named && a.get_action().takes_values()
+            // `--sig-proxy=false`: a value only after `=`.
+            named && a.get_action().takes_values() && !a.is_require_equals_set()
         })
     };
     // The subcommand: after box's own flags (`box --log-level debug run`), and inside
@@ -462,6 +470,15 @@ mod tests {
         assert_eq!(
             split(v("box container exec c ls -l")),
             v("box container exec c -- ls -l")
+        );
+        // A value only after `=`: the image is not taken for `--sig-proxy`'s.
+        assert_eq!(
+            split(v("box run --sig-proxy --detach-keys ctrl-x img ls")),
+            v("box run --sig-proxy --detach-keys ctrl-x img -- ls")
+        );
+        assert_eq!(
+            split(v("box run --sig-proxy=false img ls")),
+            v("box run --sig-proxy=false img -- ls")
         );
     }
 }

@@ -1,7 +1,7 @@
 //! `box ps`: containers from their records, with Docker's columns. "Running" is
 //! believed only while the shim holds its lock (`Containers::current_state`).
 
-use anyhow::{bail, Result};
+use anyhow::Result;
 
 use boxc::container::{Containers, State, Status};
 use boxc::output::format::{go_quote, go_time, Listing, Row};
@@ -9,6 +9,7 @@ use boxc::output::{ago, human_duration, table};
 use boxc::runtime::spec::{ContainerSpec, Mount};
 use serde_json::json;
 
+use super::filters::Filters;
 use super::{print, Ctx};
 
 #[derive(clap::Args)]
@@ -31,7 +32,7 @@ pub struct Args {
     /// Display total file sizes: the writable layer, and the image under it
     #[arg(short, long)]
     size: bool,
-    /// Filter output: name=, id=, status=, ancestor=, label=KEY[=VALUE]
+    /// Filter output: name=REGEX, id=REGEX, status=, exited=N, ancestor=IMAGE, label=KEY[=VALUE], before=, since=
     #[arg(short, long, value_name = "FILTER")]
     filter: Vec<String>,
     /// Format output: table, table TEMPLATE, json, or a Go template ('{{.Names}}\t{{.Status}}')
@@ -62,22 +63,17 @@ pub fn list(containers: &Containers) -> Result<Vec<Listed>> {
 
 pub fn run(ctx: &Ctx, a: Args) -> Result<i32> {
     let format = Listing::parse(a.format.as_deref())?;
-    let filters = a
-        .filter
-        .iter()
-        .map(|f| Filter::parse(f))
-        .collect::<Result<Vec<_>>>()?;
     let containers = Containers::open(&ctx.dirs.data)?;
+    let default = ctx.config.default_registry();
+    let filters = Filters::parse(&a.filter, &containers, &|image| {
+        ctx.store().ok()?.resolve(image, default).ok().map(|i| i.id)
+    })?;
     let mut listed: Vec<Listed> = list(&containers)?
         .into_iter()
         .filter(|c| {
-            a.all
-                || a.latest
-                || a.last.is_some()
-                || filters.iter().any(|f| f.key == "status")
-                || c.state.is_live()
+            a.all || a.latest || a.last.is_some() || filters.list_stopped() || c.state.is_live()
         })
-        .filter(|c| matches_all(&filters, c))
+        .filter(|c| filters.matches(c))
         .collect();
     if a.latest {
         listed.truncate(1);
@@ -305,65 +301,6 @@ pub fn status_text(st: &State) -> String {
         Status::Restarting => format!("Restarting ({code}){}", since(&st.finished_at)),
         Status::Exited => format!("Exited ({code}){}", since(&st.finished_at)),
     }
-}
-
-/// One `--filter KEY=VALUE`. Filters with the same key are alternatives; different
-/// keys must all match, as Docker's.
-struct Filter {
-    key: String,
-    value: String,
-}
-
-impl Filter {
-    fn parse(f: &str) -> Result<Filter> {
-        let Some((k, v)) = f.split_once('=') else {
-            bail!("bad format of filter {f:?} (expected name=value)");
-        };
-        if !matches!(k, "name" | "id" | "status" | "ancestor" | "label") {
-            bail!("invalid filter {k:?}: box ps filters on name, id, status, ancestor and label");
-        }
-        if k == "status"
-            && !matches!(
-                v,
-                "created" | "restarting" | "running" | "removing" | "paused" | "exited" | "dead"
-            )
-        {
-            bail!("invalid filter 'status={v}': created, restarting, running, removing, paused, exited or dead");
-        }
-        Ok(Filter {
-            key: k.to_string(),
-            value: v.to_string(),
-        })
-    }
-
-    fn matches(&self, c: &Listed) -> bool {
-        let v = self.value.as_str();
-        match self.key.as_str() {
-            "name" => c.spec.name.contains(v.trim_start_matches('/')),
-            "id" => c.spec.id.starts_with(v),
-            "status" => c.state.status.as_str() == v,
-            "ancestor" => {
-                let id = c.spec.image_id.trim_start_matches("sha256:");
-                c.spec.image_name == v
-                    || c.spec.image == v
-                    || c.spec.image.strip_suffix(":latest") == Some(v)
-                    || (v.len() >= 4 && id.starts_with(v.trim_start_matches("sha256:")))
-            }
-            "label" => match v.split_once('=') {
-                Some((k, val)) => c.spec.labels.get(k).is_some_and(|x| x == val),
-                None => c.spec.labels.contains_key(v),
-            },
-            _ => false,
-        }
-    }
-}
-
-fn matches_all(filters: &[Filter], c: &Listed) -> bool {
-    let mut keys: Vec<&str> = filters.iter().map(|f| f.key.as_str()).collect();
-    keys.sort_unstable();
-    keys.dedup();
-    keys.iter()
-        .all(|k| filters.iter().filter(|f| f.key == *k).any(|f| f.matches(c)))
 }
 
 #[cfg(test)]

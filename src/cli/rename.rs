@@ -1,5 +1,5 @@
 //! `box rename CONTAINER NEW_NAME`: claims the new name before releasing the old
-//! one, so a name is never taken twice nor lost.
+//! one, under the names' lock, so a name is never taken twice, lost, or left behind.
 
 use anyhow::Result;
 
@@ -17,7 +17,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<i32> {
     let containers = Containers::open(&ctx.dirs.data)?;
     let id = containers.resolve(&a.container)?;
     let spec = containers.spec(&id)?;
-    containers.rename(&id, &spec.name, &a.new_name)?;
+    containers.rename(&id, &a.new_name)?;
     if !spec.networks.is_empty() {
         boxc::network::user::refresh_members(&ctx.dirs.data, &containers);
     }

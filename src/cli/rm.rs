@@ -1,5 +1,5 @@
-//! `box rm` and `box container prune`. A removal first takes the container's shim
-//! lock (so no shim can start it meanwhile), then takes it out of every listing with
+//! `box rm` and `box container prune`. A removal first takes the container's
+//! `shim.lock` (so no shim can start it meanwhile), then takes it out of every listing with
 //! one rename, then deletes its files: an interrupted removal leaves a `.trash-`
 //! directory that the next removal finishes, never a half-deleted container.
 
@@ -7,9 +7,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Result};
 
-use boxc::container::control::Control;
 use boxc::container::{ContainerError, Containers};
 use boxc::runtime::create;
+use boxc::runtime::signal::Signal;
 use boxc::runtime::spec::ContainerSpec;
 
 use super::{print, shim, Ctx};
@@ -58,23 +58,22 @@ pub fn remove_container(
             Ok(l) => break l,
             // Removed meanwhile by someone else (a `--rm` shim, another `box rm`).
             Err(ContainerError::NoSuchContainer(_)) => return Ok(()),
-            Err(ContainerError::Busy(_)) if !force => bail!(
+            Err(ContainerError::Busy(_)) if containers.shim_alive(&spec.id) && !force => bail!(
                 "cannot remove container {}: container is running: stop the container before removing or force remove",
                 spec.name
             ),
-            Err(ContainerError::Busy(_)) => {
-                if Instant::now() > deadline {
-                    bail!("cannot remove container {}: its shim does not stop", spec.name);
-                }
-                // The shim may be starting and not listening yet: ask again shortly.
-                match Control::connect(&shim::socket_path(ctx, &spec.id)) {
-                    Ok(mut ctl) => {
-                        let _ = ctl.stop(nix::sys::signal::Signal::SIGKILL as i32);
-                        ctl.wait_gone(Some(Duration::from_secs(5)));
-                    }
-                    Err(_) => std::thread::sleep(Duration::from_millis(20)),
-                }
+            Err(ContainerError::Busy(_)) if Instant::now() > deadline => {
+                bail!("cannot remove container {}: it stays busy", spec.name)
             }
+            Err(ContainerError::Busy(_)) if containers.shim_alive(&spec.id) => {
+                // A shim that does not answer is killed; one that is starting and not
+                // listening yet is asked again shortly.
+                let _ =
+                    super::stop::stop_container(ctx, containers, spec, Some(0), Some(Signal::KILL));
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            // Another command holds it for a moment (a copy, a shim starting).
+            Err(ContainerError::Busy(_)) => std::thread::sleep(Duration::from_millis(10)),
             Err(e) => return Err(e.into()),
         }
     };

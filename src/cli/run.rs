@@ -35,6 +35,11 @@ pub struct Args {
     /// Run in the background and print the container id
     #[arg(short, long)]
     detach: bool,
+    /// Override the key sequence for detaching a container (default ctrl-p,ctrl-q)
+    #[arg(long, value_name = "KEYS")]
+    detach_keys: Option<String>,
+    #[command(flatten)]
+    sig_proxy: attach::SigProxy,
     /// Remove the container when it exits
     #[arg(long)]
     rm: bool,
@@ -154,6 +159,16 @@ pub struct Args {
 
 pub fn run(ctx: &Ctx, a: Args) -> Result<i32> {
     let restart = spec::RestartPolicy::parse(&a.restart)?;
+    let opts = attach::Options {
+        // Docker's StdinOnce: this session's stdin is the container's.
+        stdin_once: a.interactive,
+        ..attach::Options::new(
+            a.interactive,
+            a.tty,
+            a.detach_keys.as_deref(),
+            a.sig_proxy.sig_proxy,
+        )?
+    };
     if a.rm && restart != spec::RestartPolicy::No {
         bail!("conflicting options: --restart and --rm");
     }
@@ -401,14 +416,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<i32> {
         return Ok(0);
     }
     start_shim(ctx, &spec, true)?;
-    attach::attach(
-        &shim::socket_path(ctx, &id),
-        attach::Options {
-            stdin: a.interactive,
-            tty: a.tty,
-            detach_keys: a.interactive && a.tty,
-        },
-    )
+    attach::attach(&shim::socket_path(ctx, &id), opts)
 }
 
 /// The image's record, pulling it first when `--pull` says so. The pull runs as a

@@ -63,6 +63,8 @@ impl Ready {
 pub fn run(ctx: &Ctx, a: Args) -> Result<i32> {
     // Its own session: closing the terminal of `box run` must not end the container.
     let _ = nix::unistd::setsid();
+    // Nor keep the directory it was started from busy (an unmount, a removal).
+    let _ = std::env::set_current_dir("/");
     // Blocked, not ignored: ignored dispositions would survive into the container.
     let mut quiet = nix::sys::signal::SigSet::empty();
     for s in [
@@ -87,10 +89,10 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<i32> {
         ready.borrow_mut().say("ready");
     }
     let id = spec.id.clone();
-    let created_at = containers
-        .state(&id)
-        .map(|s| s.created_at)
-        .unwrap_or_else(|_| now());
+    let before = containers.state(&id).ok();
+    let created_at = before.as_ref().map_or_else(now, |s| s.created_at.clone());
+    // Docker's: a container that runs again still shows when it last finished.
+    let finished_at = RefCell::new(before.and_then(|s| s.finished_at));
     let state = |status, pid, code, started: Option<String>, finished, error, restarts| State {
         status,
         pid,
@@ -121,12 +123,15 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<i32> {
             max_files: spec.log.max_file,
         },
         box_shim::StopConfig {
-            signal: spec.effective_stop_signal(),
+            signal: spec.effective_stop_signal().number(),
             timeout: Duration::from_secs(spec.stop_timeout.unwrap_or(10)),
         },
     );
-    if attach {
-        sup.wait_for_client();
+    if attach && !sup.wait_for_client() {
+        // Its `box run` is gone before it attached: the container stays created, as
+        // Docker's when its client dies between create and start.
+        let _ = std::fs::remove_dir_all(runtime_dir(ctx, &id));
+        return Ok(125);
     }
     let mut start = || {
         let c = create::start(&spec, &rt, &ctx.dirs)?;
@@ -141,7 +146,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<i32> {
             Some(c.started.pid),
             None,
             started_at.borrow().clone(),
-            None,
+            finished_at.borrow().clone(),
             None,
             restarts.get(),
         );
@@ -200,12 +205,13 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<i32> {
             } else {
                 Status::Exited
             };
+            *finished_at.borrow_mut() = Some(now());
             let st = state(
                 status,
                 None,
                 Some(code),
                 started_at.borrow().clone(),
-                Some(now()),
+                finished_at.borrow().clone(),
                 error,
                 restarts.get(),
             );
@@ -240,6 +246,9 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<i32> {
     Ok(code)
 }
 
+/// How long a starting shim waits for another command to let go of its container.
+const LOCK_WAIT: Duration = Duration::from_secs(30);
+
 fn prepare(
     ctx: &Ctx,
     id: &str,
@@ -250,12 +259,21 @@ fn prepare(
     ShimLock,
 )> {
     let containers = Containers::open(&ctx.dirs.data)?;
-    let lock = containers.try_lock(id).map_err(|e| match e {
-        boxc::container::ContainerError::Busy(_) => {
-            anyhow::anyhow!("container {} is already running", &id[..12])
-        }
-        e => e.into(),
-    })?;
+    // Another command may hold the container for a moment (a `box cp` into it).
+    let lock = containers
+        .lock_as_shim(id, LOCK_WAIT)
+        .map_err(|e| match e {
+            boxc::container::ContainerError::Busy(_) if !containers.shim_alive(id) => {
+                anyhow::anyhow!(
+                    "container {} is busy: another box command holds it",
+                    &id[..12]
+                )
+            }
+            boxc::container::ContainerError::Busy(_) => {
+                anyhow::anyhow!("container {} is already running", &id[..12])
+            }
+            e => e.into(),
+        })?;
     let spec = containers.spec(id)?;
     let rt = runtime_dir(ctx, id);
     {

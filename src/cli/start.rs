@@ -16,6 +16,9 @@ pub struct Args {
     /// Attach the container's STDIN
     #[arg(short, long)]
     interactive: bool,
+    /// Override the key sequence for detaching a container (default ctrl-p,ctrl-q)
+    #[arg(long, value_name = "KEYS")]
+    detach_keys: Option<String>,
     #[arg(required = true, value_name = "CONTAINER")]
     containers: Vec<String>,
 }
@@ -28,6 +31,13 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<i32> {
         }
         let id = containers.resolve(&a.containers[0])?;
         let spec = containers.spec(&id)?;
+        let stdin = a.interactive && spec.stdin;
+        // Docker's: signals are passed on without a terminal; stdin, as `run -i`'s,
+        // is the container's for good.
+        let opts = attach::Options {
+            stdin_once: stdin,
+            ..attach::Options::new(stdin, spec.tty, a.detach_keys.as_deref(), true)?
+        };
         containers.settle(&id);
         if containers.shim_alive(&id) {
             bail!(
@@ -36,14 +46,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<i32> {
             );
         }
         start_container(ctx, &containers, &spec, true)?;
-        return attach::attach(
-            &shim::socket_path(ctx, &id),
-            attach::Options {
-                stdin: a.interactive && spec.stdin,
-                tty: spec.tty,
-                detach_keys: a.interactive && spec.tty,
-            },
-        );
+        return attach::attach(&shim::socket_path(ctx, &id), opts);
     }
     super::stop::each(&a.containers, |n| {
         let id = containers.resolve(n)?;

@@ -5,10 +5,10 @@
 use std::time::Duration;
 
 use anyhow::{anyhow, Result};
-use nix::sys::signal::Signal;
 
 use boxc::container::control::{Control, Waited};
 use boxc::container::Containers;
+use boxc::runtime::signal::{self, Signal};
 use boxc::runtime::spec::ContainerSpec;
 
 use super::{print, shim, Ctx};
@@ -61,7 +61,7 @@ pub fn each(names: &[String], mut f: impl FnMut(&str) -> Result<()>) -> Result<i
 
 pub fn stop(ctx: &Ctx, a: StopArgs) -> Result<i32> {
     let containers = Containers::open(&ctx.dirs.data)?;
-    let signal = a.signal.as_deref().map(parse_signal).transpose()?;
+    let signal = a.signal.as_deref().map(signal::parse).transpose()?;
     each(&a.containers, |n| {
         let id = containers.resolve(n)?;
         let spec = containers.spec(&id)?;
@@ -71,18 +71,22 @@ pub fn stop(ctx: &Ctx, a: StopArgs) -> Result<i32> {
 
 pub fn kill(ctx: &Ctx, a: KillArgs) -> Result<i32> {
     let containers = Containers::open(&ctx.dirs.data)?;
-    let signal = parse_signal(&a.signal)?;
+    let signal = signal::parse(&a.signal)?;
     each(&a.containers, |n| {
         let id = containers.resolve(n)?;
         let spec = containers.spec(&id)?;
         let mut ctl = control(ctx, &containers, &spec)?;
         // A signal meant to end the container is a stop: no restart policy brings it
         // back. Others (SIGHUP to reload, say) are passed on as they are.
-        let ends = signal == Signal::SIGKILL || signal == spec.effective_stop_signal();
-        if ends {
-            ctl.stop(signal as i32)?;
+        if signal == Signal::KILL {
+            // As Docker's: back once the container is dead.
+            ctl.stop(signal.number())?;
+            return finish_stop(&containers, &spec, ctl, Duration::ZERO);
+        }
+        if signal == spec.effective_stop_signal() {
+            ctl.stop(signal.number())?;
         } else {
-            ctl.signal(signal as i32)?;
+            ctl.signal(signal.number())?;
         }
         Ok(())
     })
@@ -98,10 +102,6 @@ pub fn restart(ctx: &Ctx, a: RestartArgs) -> Result<i32> {
     })
 }
 
-fn parse_signal(s: &str) -> Result<Signal> {
-    Ok(boxc::runtime::signal::parse(s)?)
-}
-
 /// A control connection to a running container's shim.
 pub fn control(ctx: &Ctx, containers: &Containers, spec: &ContainerSpec) -> Result<Control> {
     let not_running = || anyhow!("container {} is not running", spec.name);
@@ -110,6 +110,11 @@ pub fn control(ctx: &Ctx, containers: &Containers, spec: &ContainerSpec) -> Resu
     }
     Control::connect(&shim::socket_path(ctx, &spec.id)).map_err(|_| not_running())
 }
+
+/// How long a shim may take to see its container killed (it only has to reap it).
+const KILL_GRACE: Duration = Duration::from_secs(5);
+/// How long a shim may then take to record the end and exit (a `--rm` removal).
+const FINISH_GRACE: Duration = Duration::from_secs(120);
 
 /// Stops a container: its stop signal, then SIGKILL after the timeout; returns once
 /// its shim has finished (status recorded, `--rm` removal done). Stopping a container
@@ -126,10 +131,49 @@ pub fn stop_container(
     };
     let secs = timeout.or(spec.stop_timeout).unwrap_or(10);
     let sig = signal.unwrap_or_else(|| spec.effective_stop_signal());
-    ctl.stop(sig as i32)?;
-    if ctl.wait_gone(Some(Duration::from_secs(secs))) == Waited::TimedOut {
-        ctl.stop(Signal::SIGKILL as i32)?;
-        ctl.wait_gone(None);
+    // A shim that does not even take the request is dealt with below.
+    let _ = ctl.stop(sig.number());
+    finish_stop(containers, spec, ctl, Duration::from_secs(secs))
+}
+
+/// After a stop request: waits `timeout` for the shim to end, then SIGKILL. A shim
+/// that does not answer is killed itself (its container dies with it), so that no
+/// stop, kill or forced removal waits for ever.
+fn finish_stop(
+    containers: &Containers,
+    spec: &ContainerSpec,
+    mut ctl: Control,
+    timeout: Duration,
+) -> Result<()> {
+    if ctl.wait_gone(Some(timeout)) != Waited::TimedOut {
+        return Ok(());
     }
+    if !ctl.ended() {
+        let _ = ctl.stop(Signal::KILL.number());
+        if ctl.wait_ended(Some(KILL_GRACE)) == Waited::TimedOut {
+            return kill_shim(containers, spec, &ctl);
+        }
+    }
+    if ctl.wait_gone(Some(FINISH_GRACE)) == Waited::TimedOut {
+        return kill_shim(containers, spec, &ctl);
+    }
+    Ok(())
+}
+
+fn kill_shim(containers: &Containers, spec: &ContainerSpec, ctl: &Control) -> Result<()> {
+    if !ctl.kill_shim(&spec.id) {
+        anyhow::bail!(
+            "container {}: its shim does not answer and could not be killed",
+            spec.name
+        );
+    }
+    let deadline = std::time::Instant::now() + KILL_GRACE;
+    while containers.shim_alive(&spec.id) && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    super::warn(&format!(
+        "the shim of container {} did not answer: killed it, and the container with it",
+        spec.name
+    ));
     Ok(())
 }

@@ -4,22 +4,33 @@
 //! ```text
 //! $XDG_DATA_HOME/box/containers/<id>/container.json  the spec, written once by `box run`
 //! $XDG_DATA_HOME/box/containers/<id>/state.json      what the shim last recorded
-//! $XDG_DATA_HOME/box/containers/<id>/shim.lock       flock'ed by the live shim: the
-//!                                                    one truth about "running"
+//! $XDG_DATA_HOME/box/containers/<id>/shim.lock       flock'ed by whoever changes the
+//!                                                    container: its shim for its whole
+//!                                                    life, `box cp` to a stopped one,
+//!                                                    `box rm` while it removes
+//! $XDG_DATA_HOME/box/containers/<id>/live.lock       flock'ed by the live shim alone:
+//!                                                    the one truth about "running"
 //! $XDG_DATA_HOME/box/containers/<id>/{upper,work,rootfs,etc}/
 //! $XDG_DATA_HOME/box/containers/names/<name>         symlink to the id: creating it
-//!                                                    claims the name, atomically
+//!                                                    claims the name, atomically; the
+//!                                                    directory is flock'ed to move a
+//!                                                    name (rename, removal), so none
+//!                                                    is left behind
 //! $XDG_DATA_HOME/box/containers/.trash-<id>          a container being removed
 //! $XDG_RUNTIME_DIR/box/<id>/attach.sock              the shim's socket while it lives
 //! ```
 //!
 //! A state file can lie: a shim killed with SIGKILL, or a reboot, leaves "running"
-//! behind. So "running" is believed only while the shim holds its lock, which the
-//! kernel releases however the shim ends ([`Containers::current_state`]).
+//! behind. So "running" is believed only while the shim holds `live.lock`, which the
+//! kernel releases however the shim ends ([`Containers::current_state`]). A shim takes
+//! `shim.lock` first and `live.lock` second, and keeps both: whoever holds
+//! `shim.lock` knows that no shim runs, and a `box cp` holding it is not mistaken for
+//! a shim.
 
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
@@ -29,6 +40,9 @@ use crate::runtime::spec::ContainerSpec;
 
 pub mod control;
 mod names;
+
+/// The lock file only a live shim holds.
+const LIVE_LOCK: &str = "live.lock";
 pub use names::random_name;
 
 #[derive(Debug, Error)]
@@ -126,8 +140,12 @@ impl State {
     }
 }
 
-/// The live shim's hold on its container; released when the shim ends, however.
-pub struct ShimLock(#[allow(dead_code)] fs::File);
+/// A hold on a container (`shim.lock`), and for its shim, the mark that it lives
+/// (`live.lock`); released when the holder ends, however.
+pub struct ShimLock {
+    _hold: fs::File,
+    _live: Option<fs::File>,
+}
 
 pub struct Containers {
     root: PathBuf,
@@ -173,6 +191,10 @@ impl Containers {
             let p = dir.join(sub);
             fs::create_dir_all(&p).map_err(io_err(&p, "create directory"))?;
         }
+        // Made now: a container without one is an older box's, whose shims mark their
+        // life with `shim.lock` alone (see `shim_alive`).
+        let live = dir.join(LIVE_LOCK);
+        fs::File::create(&live).map_err(io_err(&live, "create"))?;
         let claimed = self.claim_name(name, &id);
         if claimed.is_err() {
             let _ = fs::remove_dir_all(&dir);
@@ -201,24 +223,34 @@ impl Containers {
         })
     }
 
-    /// Gives container `id` the name `new` instead of `old`.
-    pub fn rename(&self, id: &str, old: &str, new: &str) -> Result<(), ContainerError> {
+    /// Gives container `id` the name `new` instead of its current one, under the
+    /// names' lock: two renames (or a rename and a removal) at once leave exactly one
+    /// name, the one the record says.
+    pub fn rename(&self, id: &str, new: &str) -> Result<(), ContainerError> {
         let new = new.trim_start_matches('/');
         if !valid_name(new) {
             return Err(ContainerError::BadName(new.to_string()));
         }
+        let _names = self.lock_names()?;
+        let mut spec = self.spec(id)?;
         self.claim(new, id)?;
-        let mut spec = match self.spec(id) {
-            Ok(s) => s,
-            Err(e) => {
-                let _ = fs::remove_file(self.root.join("names").join(new));
-                return Err(e);
-            }
-        };
-        spec.name = new.to_string();
-        self.write_spec(&spec)?;
-        self.release_name(id, old);
+        let old = std::mem::replace(&mut spec.name, new.to_string());
+        if let Err(e) = self.write_spec(&spec) {
+            self.release_name(id, new);
+            return Err(e);
+        }
+        self.release_name(id, &old);
         Ok(())
+    }
+
+    /// The lock that moving a name takes (held until dropped): a flock on the names'
+    /// directory itself.
+    fn lock_names(&self) -> Result<fs::File, ContainerError> {
+        let path = self.root.join("names");
+        let f = fs::File::open(&path).map_err(io_err(&path, "open"))?;
+        rustix::fs::flock(&f, rustix::fs::FlockOperation::LockExclusive)
+            .map_err(|e| io_err(&path, "lock")(e.into()))?;
+        Ok(f)
     }
 
     fn release_name(&self, id: &str, name: &str) {
@@ -254,10 +286,71 @@ impl Containers {
         Err(ContainerError::NoSuchContainer(key.to_string()))
     }
 
-    /// Holds the container: the shim for its whole life, a removal while it deletes
-    /// (so no shim can start meanwhile). `Busy` if someone holds it already.
+    /// Holds the container while changing it (a copy into a stopped container, a
+    /// removal), so that no shim starts meanwhile. `Busy` if someone holds it
+    /// already: its shim (then [`Containers::shim_alive`] says so) or another command.
     pub fn try_lock(&self, id: &str) -> Result<ShimLock, ContainerError> {
-        let path = self.dir(id).join("shim.lock");
+        Ok(ShimLock {
+            _hold: self.flock(id, "shim.lock")?,
+            _live: None,
+        })
+    }
+
+    /// Holds a stopped container (see [`Containers::try_lock`]), waiting up to `wait`
+    /// while another command holds it; `None` if its shim runs (or is starting).
+    pub fn hold_stopped(
+        &self,
+        id: &str,
+        wait: Duration,
+    ) -> Result<Option<ShimLock>, ContainerError> {
+        let deadline = Instant::now() + wait;
+        loop {
+            match self.try_lock(id) {
+                Ok(l) => return Ok(Some(l)),
+                Err(ContainerError::Busy(_)) if self.shim_alive(id) => return Ok(None),
+                Err(ContainerError::Busy(_)) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// The shim's hold on its container, for its whole life: `shim.lock` (waiting up
+    /// to `wait` while another command holds it, a `box cp` say), then `live.lock`,
+    /// which marks the shim alive. `Busy` if a shim runs already.
+    pub fn lock_as_shim(&self, id: &str, wait: Duration) -> Result<ShimLock, ContainerError> {
+        let deadline = Instant::now() + wait;
+        let hold = loop {
+            match self.flock(id, "shim.lock") {
+                Ok(f) => break f,
+                Err(ContainerError::Busy(_))
+                    if !self.shim_alive(id) && Instant::now() < deadline =>
+                {
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                Err(e) => return Err(e),
+            }
+        };
+        // A shim that just ended may still hold its `live.lock` for a moment.
+        let live = loop {
+            match self.flock(id, LIVE_LOCK) {
+                Ok(f) => break f,
+                Err(ContainerError::Busy(_)) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                Err(e) => return Err(e),
+            }
+        };
+        Ok(ShimLock {
+            _hold: hold,
+            _live: Some(live),
+        })
+    }
+
+    /// An exclusive, non-blocking flock on one of the container's lock files.
+    fn flock(&self, id: &str, name: &str) -> Result<fs::File, ContainerError> {
+        let path = self.dir(id).join(name);
         let f = fs::File::options()
             .create(true)
             .truncate(false)
@@ -268,14 +361,23 @@ impl Containers {
                 _ => io_err(&path, "open")(e),
             })?;
         rustix::fs::flock(&f, rustix::fs::FlockOperation::NonBlockingLockExclusive)
-            .map_err(|_| ContainerError::Busy(id[..12].to_string()))?;
-        Ok(ShimLock(f))
+            .map_err(|_| ContainerError::Busy(id[..12.min(id.len())].to_string()))?;
+        Ok(f)
     }
 
-    /// Whether a shim is alive for the container: it holds the lock.
+    /// Whether a shim is alive for the container: it holds `live.lock`. (A container
+    /// without that file is an older box's: its shim holds `shim.lock`.)
     pub fn shim_alive(&self, id: &str) -> bool {
-        let Ok(f) = fs::File::open(self.dir(id).join("shim.lock")) else {
-            return false;
+        let dir = self.dir(id);
+        let f = match fs::File::open(dir.join(LIVE_LOCK)) {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                match fs::File::open(dir.join("shim.lock")) {
+                    Ok(f) => f,
+                    Err(_) => return false,
+                }
+            }
+            Err(_) => return false,
         };
         rustix::fs::flock(&f, rustix::fs::FlockOperation::NonBlockingLockShared).is_err()
     }
@@ -319,6 +421,24 @@ impl Containers {
                 let owner = fs::read_link(&link)
                     .map(|p| p.to_string_lossy().into_owned())
                     .unwrap_or_default();
+                // A name is released before its container's directory goes, so a
+                // name whose directory is gone was left behind (by an older box):
+                // it is free.
+                if !owner.is_empty() && !self.dir(&owner).exists() {
+                    let _names = self.lock_names()?;
+                    if fs::read_link(&link).is_ok_and(|p| p == Path::new(&owner)) {
+                        let _ = fs::remove_file(&link);
+                    }
+                    return std::os::unix::fs::symlink(id, &link).map_err(|e| match e.kind() {
+                        io::ErrorKind::AlreadyExists => ContainerError::NameInUse {
+                            name: name.to_string(),
+                            id: fs::read_link(&link)
+                                .map(|p| p.to_string_lossy().into_owned())
+                                .unwrap_or_default(),
+                        },
+                        _ => io_err(&link, "claim name")(e),
+                    });
+                }
                 Err(ContainerError::NameInUse {
                     name: name.to_string(),
                     id: owner,
@@ -393,7 +513,11 @@ impl Containers {
     /// directory renamed to `.trash-<id>`, which the caller then deletes (an
     /// interrupted deletion is finished by [`Containers::trash`]'s next caller).
     pub fn unlink(&self, id: &str, name: &str) -> Result<PathBuf, ContainerError> {
-        self.release_name(id, name);
+        // Under the names' lock, by the name the record has now (a rename may have
+        // changed it since the caller read it).
+        let _names = self.lock_names()?;
+        let name = self.spec(id).map_or_else(|_| name.to_string(), |s| s.name);
+        self.release_name(id, &name);
         let dir = self.dir(id);
         let trash = self.root.join(format!(".trash-{id}"));
         match fs::rename(&dir, &trash) {

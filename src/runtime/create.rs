@@ -570,7 +570,12 @@ pub fn remove_as_container(
     dir: &std::path::Path,
 ) -> std::io::Result<()> {
     if *idmap == IdMapping::Host {
-        return std::fs::remove_dir_all(dir);
+        // Another removal may be finishing the same tree (`box rm` finishes what
+        // interrupted removals left): gone is gone, whoever removed what.
+        return match std::fs::remove_dir_all(dir) {
+            Err(_) if !dir.exists() => Ok(()),
+            r => r,
+        };
     }
     if remove_as_user(dir) {
         return Ok(());
@@ -581,11 +586,13 @@ pub fn remove_as_container(
                 Some(ns) => userns::join(ns).is_ok(),
                 None => userns::enter(idmap).is_ok(),
             };
-            sys::exit_child(if entered && std::fs::remove_dir_all(dir).is_ok() {
-                0
-            } else {
-                1
-            })
+            sys::exit_child(
+                if entered && (std::fs::remove_dir_all(dir).is_ok() || !dir.exists()) {
+                    0
+                } else {
+                    1
+                },
+            )
         }
         sys::Forked::Parent { child } => match nix::sys::wait::waitpid(child, None) {
             Ok(nix::sys::wait::WaitStatus::Exited(_, 0)) => Ok(()),

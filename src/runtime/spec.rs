@@ -132,11 +132,11 @@ pub struct Given {
 impl ContainerSpec {
     /// The signal that stops this container: `--stop-signal`, else the image's
     /// StopSignal, else SIGTERM.
-    pub fn effective_stop_signal(&self) -> nix::sys::signal::Signal {
+    pub fn effective_stop_signal(&self) -> super::signal::Signal {
         self.stop_signal
             .as_deref()
             .and_then(|s| super::signal::parse(s).ok())
-            .unwrap_or(nix::sys::signal::Signal::SIGTERM)
+            .unwrap_or(super::signal::Signal::TERM)
     }
 }
 

@@ -86,6 +86,55 @@ pub fn default_signal_actions() {
     }
 }
 
+/// Marks every descriptor above stderr close-on-exec: whatever the caller left open
+/// (`exec 5</etc/shadow` in a shell, a make jobserver's pipe) must not reach a shim
+/// or a container, which pass on only stdio, as Docker's. Run first thing in `main`,
+/// before box opens anything of its own; box's own descriptors are close-on-exec
+/// already, and those it hands to a helper by number are made after this.
+pub fn cloexec_inherited_fds() {
+    // SAFETY: with CLOSE_RANGE_CLOEXEC, close_range(2) closes nothing: it only sets
+    // the close-on-exec flag of the descriptors in the range, so no owner of one of
+    // them in this process is affected until an exec, which is the point.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            3u32,
+            u32::MAX,
+            libc::CLOSE_RANGE_CLOEXEC,
+        )
+    };
+    if rc == 0 {
+        return;
+    }
+    // Kernels before 5.11: one by one, as /proc lists them.
+    let Ok(dir) = std::fs::read_dir("/proc/self/fd") else {
+        return;
+    };
+    let fds: Vec<i32> = dir
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse().ok())
+        .filter(|fd| *fd > 2)
+        .collect();
+    for fd in fds {
+        // SAFETY: F_SETFD only changes the flag of a descriptor number (one that is
+        // not open, such as the listing's own, now closed, fails with EBADF).
+        unsafe {
+            libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
+        }
+    }
+}
+
+/// Sends signal `sig` by number, real-time ones included (`SIGRTMIN+3`), which
+/// `nix`'s `Signal` cannot name.
+pub fn kill(pid: i32, sig: i32) -> io::Result<()> {
+    // SAFETY: kill(2) takes two integers and touches no memory of ours.
+    if unsafe { libc::kill(pid, sig) } == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
 /// Makes a program started with `cmd` die with the thread that starts it (a helper
 /// such as `pasta` must not outlive a shim killed with SIGKILL).
 pub fn die_with_parent(cmd: &mut std::process::Command) {
@@ -194,9 +243,7 @@ pub fn init_and_exec(
                 };
                 let sig = info.ssi_signo as i32;
                 if sig != libc::SIGCHLD {
-                    if let Ok(s) = nix::sys::signal::Signal::try_from(sig) {
-                        let _ = nix::sys::signal::kill(child, s);
-                    }
+                    let _ = kill(child.as_raw(), sig);
                     continue;
                 }
                 while let Ok(st) = waitpid(None, Some(WaitPidFlag::WNOHANG)) {

@@ -57,9 +57,8 @@ fn two_containers(sb: &Sandbox) -> String {
     id
 }
 
-#[test]
-fn ps_fields() {
-    let sb = Sandbox::new(User::Sub);
+fn ps_fields(user: User) {
+    let sb = Sandbox::new(user);
     let id = two_containers(&sb);
     let src = sb.home().display().to_string();
 
@@ -226,6 +225,7 @@ fn ps_fields() {
         sb.ok(&["ps"]).stdout()
     );
 }
+per_user!(ps_fields, ps_fields);
 
 #[test]
 fn images_fields() {

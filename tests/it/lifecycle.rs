@@ -1,77 +1,13 @@
 //! Detached containers and the commands around them, with no daemon: every answer
-//! comes from files, locks and the shims. Also what happens when things die.
+//! comes from files, locks and the shims. (Attaching is in `attach`, logs in `logs`,
+//! what happens when things die in `survival`.)
 
 use std::io::Write;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
-
+use crate::ctr::*;
 use crate::harness::*;
-
-fn bb() -> String {
-    image("busybox")
-}
-
-/// `box run -d [FLAGS] busybox sh -c SCRIPT`, returning the full id.
-fn detached(sb: &Sandbox, flags: &[&str], script: &str) -> String {
-    let img = bb();
-    let mut args = vec!["run", "-d"];
-    args.extend_from_slice(flags);
-    args.extend_from_slice(&[img.as_str(), "sh", "-c", script]);
-    let id = sb.ok(&args).stdout().trim().to_string();
-    assert!(
-        id.len() == 64 && id.bytes().all(|b| b.is_ascii_hexdigit()),
-        "run -d prints the full id: {id:?}"
-    );
-    id
-}
-
-fn inspect(sb: &Sandbox, name: &str) -> Value {
-    let out = sb.ok(&["inspect", name]).stdout();
-    let v: Value = serde_json::from_str(&out).unwrap();
-    v[0].clone()
-}
-
-fn status(sb: &Sandbox, name: &str) -> String {
-    inspect(sb, name)["State"]["Status"]
-        .as_str()
-        .unwrap()
-        .to_string()
-}
-
-/// Polls `cond` until it holds, for at most `secs` seconds.
-fn eventually(secs: u64, what: &str, mut cond: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while !cond() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-/// The STATUS column of `box ps -a` for one container.
-fn ps_status(sb: &Sandbox, name: &str) -> String {
-    let out = sb
-        .ok(&["ps", "-a", "--filter", &format!("name={name}")])
-        .stdout();
-    let header = out.lines().next().unwrap();
-    let col = header.find("STATUS").unwrap();
-    let end = header.find("PORTS").unwrap();
-    let line = out
-        .lines()
-        .skip(1)
-        .find(|l| l.trim_end().ends_with(name))
-        .unwrap_or_else(|| panic!("{name} not in ps -a:\n{out}"));
-    line[col..end].trim().to_string()
-}
-
-fn processes_with(marker: &str) -> usize {
-    let out = std::process::Command::new("pgrep")
-        .args(["-f", marker])
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout).lines().count()
-}
 
 fn detached_basics(user: User) {
     let sb = Sandbox::new(user);
@@ -146,9 +82,8 @@ fn detached_basics(user: User) {
 per_user!(detached_basics, detached_basics);
 
 /// A container that cannot start is an error of `run -d` itself, with Docker's status.
-#[test]
-fn detached_start_failure() {
-    let sb = Sandbox::new(User::Sub);
+fn detached_start_failure(user: User) {
+    let sb = Sandbox::new(user);
     let img = bb();
     sb.run(&["run", "-d", "--name", "bad", &img, "no-such-cmd"])
         .fails_with_code(127, "executable file not found");
@@ -158,10 +93,12 @@ fn detached_start_failure() {
         .unwrap()
         .contains("no-such-cmd"));
 }
+per_user!(detached_start_failure, detached_start_failure);
 
-#[test]
-fn ps_filters_and_limits() {
-    let sb = Sandbox::new(User::Sub);
+/// `ps` filters as Docker's: `name` and `id` are regular expressions, same keys
+/// are alternatives (but `label`s must all match), different keys must all match.
+fn ps_filters_and_limits(user: User) {
+    let sb = Sandbox::new(user);
     let a = detached(&sb, &["--name", "alpha", "-l", "tier=web"], "exit 3");
     let b = detached(&sb, &["--name", "beta", "--label", "tier=db"], "sleep 300");
     sb.ok(&["wait", &a]);
@@ -175,6 +112,50 @@ fn ps_filters_and_limits() {
     assert_eq!(ids(&["-l"]), vec![b.clone()]);
     assert_eq!(ids(&["-n", "2"]), vec![b.clone(), a.clone()]);
     assert_eq!(ids(&["-a", "--filter", "name=alp"]), vec![a.clone()]);
+    // Regular expressions, with or without the leading slash; not substrings only.
+    assert_eq!(ids(&["-a", "--filter", "name=^alpha$"]), vec![a.clone()]);
+    assert_eq!(ids(&["-a", "--filter", "name=^/beta$"]), vec![b.clone()]);
+    assert_eq!(ids(&["-a", "--filter", "name=^alp$"]), Vec::<String>::new());
+    assert_eq!(ids(&["-a", "--filter", "name=a$"]).len(), 2);
+    assert_eq!(
+        ids(&["-a", "--filter", "name=^alpha$", "--filter", "name=^beta$"]),
+        vec![b.clone(), a.clone()],
+        "one key: alternatives"
+    );
+    assert_eq!(
+        ids(&["-a", "--filter", &format!("id=^{}", &a[..6])]),
+        vec![a.clone()]
+    );
+    assert_eq!(
+        ids(&["-a", "--filter", &format!("id={}", &b[20..40])]),
+        vec![b.clone()]
+    );
+    // exited=N: containers that ran and ended so; like Docker, not without -a.
+    assert_eq!(ids(&["-a", "--filter", "exited=3"]), vec![a.clone()]);
+    assert_eq!(ids(&["-a", "--filter", "exited=0"]), Vec::<String>::new());
+    assert_eq!(ids(&["--filter", "exited=3"]), Vec::<String>::new());
+    // before= and since= a container, stopped ones included.
+    assert_eq!(ids(&["--filter", "before=beta"]), vec![a.clone()]);
+    assert_eq!(ids(&["--filter", "since=alpha"]), vec![b.clone()]);
+    assert_eq!(
+        ids(&["--filter", &format!("since={}", &b[..12])]),
+        Vec::<String>::new()
+    );
+    // Labels must all match, as Docker's.
+    assert_eq!(
+        ids(&["-a", "--filter", "label=tier", "--filter", "label=tier=db"]),
+        vec![b.clone()]
+    );
+    assert_eq!(
+        ids(&[
+            "-a",
+            "--filter",
+            "label=tier=web",
+            "--filter",
+            "label=tier=db"
+        ]),
+        Vec::<String>::new()
+    );
     assert_eq!(ids(&["--filter", "status=exited"]), vec![a.clone()]);
     assert_eq!(ids(&["-a", "--filter", "label=tier=db"]), vec![b.clone()]);
     assert_eq!(ids(&["-a", "--filter", "label=tier"]).len(), 2);
@@ -193,106 +174,29 @@ fn ps_filters_and_limits() {
         2
     );
     assert_eq!(ids(&["-a", "--filter", "ancestor=other"]).len(), 0);
+    // By the image's id, or a prefix of it.
+    let image_id = inspect(&sb, "alpha")["Image"].as_str().unwrap().to_string();
+    let hex = image_id.trim_start_matches("sha256:");
+    assert_eq!(
+        ids(&["-a", "--filter", &format!("ancestor={image_id}")]).len(),
+        2
+    );
+    assert_eq!(
+        ids(&["-a", "--filter", &format!("ancestor={}", &hex[..10])]).len(),
+        2
+    );
     assert!(ps_status(&sb, "alpha").starts_with("Exited (3) "));
     sb.run(&["ps", "--filter", "color=red"])
         .fails_with("invalid filter");
+    sb.run(&["ps", "--filter", "name=("])
+        .fails_with("not a regular expression");
+    sb.run(&["ps", "--filter", "exited=x"])
+        .fails_with("not an exit code");
+    sb.run(&["ps", "--filter", "before=nobody"])
+        .fails_with("No such container: nobody");
     assert_eq!(inspect(&sb, "beta")["Config"]["Labels"]["tier"], "db");
 }
-
-fn logs(user: User) {
-    let sb = Sandbox::new(user);
-    let id = detached(
-        &sb,
-        &["--name", "talk"],
-        "for i in 1 2 3; do echo out$i; echo err$i >&2; done; printf partial",
-    );
-    assert_eq!(sb.ok(&["wait", &id]).stdout(), "0\n");
-    let o = sb.ok(&["logs", "talk"]);
-    assert_eq!(o.stdout(), "out1\nout2\nout3\npartial");
-    assert_eq!(o.stderr(), "err1\nerr2\nerr3\n");
-    // Each stream keeps its order; between the two, the order is the shim's reading.
-    let id = detached(
-        &sb,
-        &["--name", "lines"],
-        "for i in 1 2 3 4; do echo line$i; done",
-    );
-    sb.ok(&["wait", &id]);
-    assert_eq!(
-        sb.ok(&["logs", "--tail", "2", "lines"]).stdout(),
-        "line3\nline4\n"
-    );
-    assert_eq!(sb.ok(&["logs", "--tail", "0", "lines"]).stdout(), "");
-    let o = sb.ok(&["logs", "-t", "--tail", "1", "lines"]);
-    let (time, text) = o
-        .stdout()
-        .split_once(' ')
-        .map(|(a, b)| (a.to_string(), b.to_string()))
-        .unwrap();
-    assert!(time.starts_with("20") && time.ends_with('Z'), "{time}");
-    assert_eq!(text, "line4\n");
-    assert_eq!(
-        sb.ok(&["logs", "--since", "1h", "lines"])
-            .stdout()
-            .lines()
-            .count(),
-        4
-    );
-    assert_eq!(
-        sb.ok(&["logs", "--since", "2999-01-01T00:00:00Z", "talk"])
-            .stdout(),
-        ""
-    );
-    sb.run(&["logs", "--since", "yesterday", "talk"])
-        .fails_with("invalid time");
-
-    // -f follows until the container ends.
-    detached(
-        &sb,
-        &["--name", "slow"],
-        "for i in 1 2 3; do echo tick$i; sleep 0.3; done",
-    );
-    let started = Instant::now();
-    let o = sb.ok(&["logs", "-f", "slow"]);
-    assert_eq!(o.stdout(), "tick1\ntick2\ntick3\n");
-    assert!(started.elapsed() < Duration::from_secs(10));
-}
-per_user!(logs, logs);
-
-/// A chatty container's log stays under its cap: rotated files, the oldest dropped.
-#[test]
-fn log_rotation() {
-    let sb = Sandbox::new(User::Sub);
-    let id = detached(
-        &sb,
-        &[
-            "--name",
-            "chatty",
-            "--log-opt",
-            "max-size=2k",
-            "--log-opt",
-            "max-file=2",
-        ],
-        "i=0; while [ $i -lt 400 ]; do echo line-$i; i=$((i+1)); done",
-    );
-    sb.ok(&["wait", &id]);
-    let dir = sb.store().join("containers").join(&id);
-    let size = |n: &str| std::fs::metadata(dir.join(n)).map(|m| m.len()).ok();
-    assert!(size("ctr.log").unwrap() <= 2048);
-    assert!(size("ctr.log.1").unwrap() <= 2048);
-    assert_eq!(size("ctr.log.2"), None, "max-file=2 keeps two files");
-    let out = sb.ok(&["logs", "chatty"]).stdout();
-    assert!(out.ends_with("line-399\n"), "{out}");
-    assert!(!out.contains("line-0\n"), "the oldest lines were dropped");
-    let lines: Vec<&str> = out.lines().collect();
-    let first: usize = lines[0].trim_start_matches("line-").parse().unwrap();
-    assert_eq!(lines.len(), 400 - first, "nothing missing in between");
-    assert_eq!(
-        inspect(&sb, "chatty")["HostConfig"]["LogConfig"]["Config"]["max-size"],
-        "2048"
-    );
-    sb.run(&["run", "-d", "--log-opt", "mode=fast", &bb(), "true"])
-        .fails_with("invalid log option");
-}
+per_user!(ps_filters_and_limits, ps_filters_and_limits);
 
 /// `box stop`: the stop signal first, SIGKILL after the timeout.
 fn stop_and_kill(user: User) {
@@ -487,244 +391,137 @@ fn rm_rename_prune(user: User) {
 }
 per_user!(rm_rename_prune, rm_rename_prune);
 
-/// `box attach` to a `-dit` container; Ctrl-P Ctrl-Q detaches and leaves it running.
-#[test]
-fn attach_and_detach_keys() {
-    let sb = Sandbox::new(User::Sub);
-    sb.ok(&["run", "-dit", "--name", "shell", &bb(), "sh"]);
-    let mut s = sb
-        .in_terminal(&["attach", "shell"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut input = s.stdin.take().unwrap();
-    let pause = || std::thread::sleep(Duration::from_millis(700));
-    pause();
-    input.write_all(b"echo attached-$((6*7))\n").unwrap();
-    pause();
-    input.write_all(b"\x10\x11").unwrap();
-    let o = s.wait_with_output().unwrap();
-    let out = String::from_utf8_lossy(&o.stdout);
-    assert!(out.contains("attached-42"), "{out}");
-    assert_eq!(o.status.code(), Some(0), "{out}");
-    assert_eq!(status(&sb, "shell"), "running", "detached, not stopped");
-    sb.ok(&["rm", "-f", "shell"]);
-    sb.ok(&["run", "--name", "over", &bb(), "true"]);
-    sb.run(&["attach", "over"])
-        .fails_with("You cannot attach to a stopped container");
-}
-
-/// A shim killed with SIGKILL takes its container along, and leaves a state that no
-/// longer claims to run; the runtime directory gone (a reboot) changes nothing.
-fn shim_killed(user: User) {
+/// `box start -i`: the stdin of the session reaches the container run again.
+fn start_interactive(user: User) {
     let sb = Sandbox::new(user);
-    let marker = format!("sleep {}", 1000 + rand::random::<u16>() as u32);
-    let id = detached(&sb, &["--name", "victim"], &format!("exec {marker}"));
-    eventually(5, "the container's process", || {
-        processes_with(&marker) == 1
-    });
-    let shim = inspect(&sb, "victim")["Box"]["ShimPid"].as_i64().unwrap();
-    rustix::process::kill_process(
-        rustix::process::Pid::from_raw(shim as i32).unwrap(),
-        rustix::process::Signal::KILL,
-    )
-    .unwrap();
-    eventually(5, "the container to die with its shim", || {
-        processes_with(&marker) == 0
-    });
-    assert_eq!(ps_status(&sb, "victim"), "Exited (unknown)");
-    let st = inspect(&sb, "victim");
-    assert_eq!(st["State"]["Running"], false);
-    assert_eq!(st["State"]["ExitCode"], -1);
+    sb.ok(&["pull", "-q", &bb()]);
+    let feed = |args: &[&str], input: &str| {
+        let mut c = sb
+            .cmd(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        c.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+        let o = c.wait_with_output().unwrap();
+        assert!(o.status.success(), "box {args:?}: {o:?}");
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    let img = bb();
     assert_eq!(
-        sb.ok(&["wait", "victim"]).stdout(),
-        "-1\n",
-        "wait does not hang"
+        feed(&["run", "-i", "--name", "cat", &img, "cat"], "first\n"),
+        "first\n"
     );
-    sb.ok(&["stop", "victim"]);
-    // As after a reboot: the runtime directory is gone too. It starts again.
-    let _ = std::fs::remove_dir_all(sb.runtime().join("box"));
-    sb.ok(&["start", "victim"]);
-    assert_eq!(status(&sb, "victim"), "running");
-    sb.ok(&["rm", "-f", &id]);
-    assert_eq!(sb.ok(&["ps", "-aq"]).stdout(), "");
-    assert_eq!(processes_with(&marker), 0);
+    assert_eq!(feed(&["start", "-i", "cat"], "second\n"), "second\n");
+    assert_eq!(feed(&["start", "-ai", "cat"], "third\n"), "third\n");
+    assert_eq!(sb.ok(&["logs", "cat"]).stdout(), "first\nsecond\nthird\n");
 }
-per_user!(shim_killed, shim_killed);
+per_user!(start_interactive, start_interactive);
 
-/// The container's first process killed from outside: an ordinary exit, 137.
-#[test]
-fn container_pid1_killed() {
-    let sb = Sandbox::new(User::Sub);
-    detached(&sb, &["--name", "p1"], "sleep 300");
-    let pid = inspect(&sb, "p1")["State"]["Pid"].as_i64().unwrap();
-    rustix::process::kill_process(
-        rustix::process::Pid::from_raw(pid as i32).unwrap(),
-        rustix::process::Signal::KILL,
-    )
-    .unwrap();
-    assert_eq!(sb.ok(&["wait", "p1"]).stdout(), "137\n");
-    assert!(ps_status(&sb, "p1").starts_with("Exited (137)"));
-    sb.ok(&["rm", "p1"]);
+/// `State.StartedAt` and `FinishedAt` as Docker's: RFC 3339, the zero time until
+/// the first end, and the last end kept while the container runs again.
+fn inspect_times(user: User) {
+    let sb = Sandbox::new(user);
+    const ZERO: &str = "0001-01-01T00:00:00Z";
+    let time = |name: &str, which: &str| -> String {
+        inspect(&sb, name)["State"][which]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let parse =
+        |t: &str| chrono::DateTime::parse_from_rfc3339(t).unwrap_or_else(|e| panic!("{t:?}: {e}"));
+    detached(&sb, &["--name", "t"], "sleep 300");
+    let started = time("t", "StartedAt");
+    parse(&started);
+    assert_eq!(time("t", "FinishedAt"), ZERO, "not finished yet");
+    sb.ok(&["stop", "-t", "0", "t"]);
+    let finished = time("t", "FinishedAt");
+    assert!(
+        parse(&finished) > parse(&started),
+        "{started} then {finished}"
+    );
+    assert_eq!(time("t", "StartedAt"), started);
+    sb.ok(&["start", "t"]);
+    let again = time("t", "StartedAt");
+    assert!(parse(&again) > parse(&finished), "{finished} then {again}");
+    assert_eq!(time("t", "FinishedAt"), finished, "the last end, as Docker");
+    sb.ok(&["rm", "-f", "t"]);
 }
+per_user!(inspect_times, inspect_times);
 
-/// `box run` in the foreground killed with SIGKILL: the container lives on under
-/// its shim, logging, and can be stopped and removed.
-#[test]
-fn foreground_client_killed() {
-    let sb = Sandbox::new(User::Sub);
-    sb.ok(&["pull", "-q", &bb()]);
-    let mut child = sb
-        .cmd(&[
-            "run",
-            "--name",
-            "fg",
-            &bb(),
-            "sh",
-            "-c",
-            "while true; do echo tick; sleep 0.1; done",
-        ])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut buf = [0u8; 5];
-    std::io::Read::read_exact(child.stdout.as_mut().unwrap(), &mut buf).unwrap();
-    child.kill().unwrap();
-    child.wait().unwrap();
-    assert_eq!(status(&sb, "fg"), "running");
-    let before = sb.ok(&["logs", "fg"]).stdout().lines().count();
-    std::thread::sleep(Duration::from_millis(500));
-    let after = sb.ok(&["logs", "fg"]).stdout().lines().count();
-    assert!(after > before, "still logging: {before} then {after}");
-    sb.ok(&["stop", "-t", "1", "fg"]);
-    sb.ok(&["rm", "fg"]);
-}
-
-/// Closing the terminal of a `-it` session (its session leader gets SIGHUP) does not
-/// hang anything or leave a state that lies.
-#[test]
-fn terminal_closed() {
-    let sb = Sandbox::new(User::Sub);
-    sb.ok(&["pull", "-q", &bb()]);
-    let mut s = sb
-        .in_terminal(&["run", "-it", "--name", "tty", &bb(), "sh"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(800));
-    // `script` owns the terminal: ending it hangs up the session, as closing a window.
-    rustix::process::kill_process(
-        rustix::process::Pid::from_raw(s.id() as i32).unwrap(),
-        rustix::process::Signal::HUP,
-    )
-    .unwrap();
-    drop(s.stdin.take());
-    s.wait().unwrap();
-    eventually(10, "the session's shell to end", || {
-        status(&sb, "tty") == "exited"
-    });
-    assert!(ps_status(&sb, "tty").starts_with("Exited ("));
-    sb.ok(&["rm", "tty"]);
-    assert_eq!(sb.ok(&["ps", "-aq"]).stdout(), "");
-
-    // A detached container started from a terminal outlives it.
-    let o = sb
-        .in_terminal(&["run", "-d", "--name", "bg", &bb(), "sleep", "300"])
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{o:?}");
-    std::thread::sleep(Duration::from_millis(500));
-    assert_eq!(status(&sb, "bg"), "running");
-    sb.ok(&["rm", "-f", "bg"]);
-}
-
-/// Fifty `run -d` / `rm -f` pairs at once, and ten runs racing for one name: nothing
-/// lost, nothing corrupt, each name taken once.
-#[test]
-fn concurrency() {
-    let sb = std::sync::Arc::new(Sandbox::new(User::Sub));
-    sb.ok(&["pull", "-q", &bb()]);
-    let threads: Vec<_> = (0..50)
-        .map(|i| {
-            let sb = sb.clone();
-            std::thread::spawn(move || {
-                let name = format!("c{i}");
-                let run = sb.run(&["run", "-d", "--name", &name, &bb(), "sleep", "300"]);
-                let rm = sb.run(&["rm", "-f", &name]);
-                (run.code(), rm.code(), run.both(), rm.both())
-            })
-        })
-        .collect();
-    for t in threads {
-        let (run, rm, run_out, rm_out) = t.join().unwrap();
-        assert_eq!((run, rm), (0, 0), "{run_out}\n{rm_out}");
+/// Real-time signals by name and number: systemd's `SIGRTMIN+3` (37) as the stop
+/// signal and for `kill -s`.
+fn real_time_signals(user: User) {
+    let sb = Sandbox::new(user);
+    let script = "trap 'echo got-37; exit 7' 37; echo ready; while true; do sleep 0.1; done";
+    detached(
+        &sb,
+        &["--name", "rt", "--stop-signal", "SIGRTMIN+3"],
+        script,
+    );
+    eventually(5, "ready", || sb.ok(&["logs", "rt"]).stdout() == "ready\n");
+    assert_eq!(inspect(&sb, "rt")["Config"]["StopSignal"], "SIGRTMIN+3");
+    let t = Instant::now();
+    sb.ok(&["stop", "rt"]);
+    assert!(
+        t.elapsed() < Duration::from_secs(5),
+        "not the SIGKILL after 10 s"
+    );
+    assert_eq!(inspect(&sb, "rt")["State"]["ExitCode"], 7);
+    for sig in ["RTMIN+3", "SIGRTMIN+3", "37", "rtmax-27"] {
+        sb.ok(&["start", "rt"]);
+        eventually(5, "ready again", || {
+            sb.ok(&["logs", "--tail", "1", "rt"]).stdout() == "ready\n"
+        });
+        sb.ok(&["kill", "-s", sig, "rt"]);
+        assert_eq!(sb.ok(&["wait", "rt"]).stdout(), "7\n", "kill -s {sig}");
     }
-    assert_eq!(sb.ok(&["ps", "-aq"]).stdout(), "");
-    let left: Vec<String> = std::fs::read_dir(sb.store().join("containers"))
+    sb.run(&["kill", "-s", "RTMIN+31", "rt"])
+        .fails_with("invalid signal");
+    sb.run(&["run", "-d", "--stop-signal", "RTMAX+1", &bb(), "true"])
+        .fails_with("invalid signal");
+}
+per_user!(real_time_signals, real_time_signals);
+
+/// Renames of one container at once: one wins at a time, and in the end exactly one
+/// name leads to it, the one its record has.
+fn concurrent_renames(user: User) {
+    let sb = std::sync::Arc::new(Sandbox::new(user));
+    let id = detached(&sb, &["--name", "r0"], "sleep 300");
+    for round in 0..3 {
+        let threads: Vec<_> = (1..=8)
+            .map(|i| {
+                let (sb, id) = (sb.clone(), id.clone());
+                std::thread::spawn(move || sb.run(&["rename", &id, &format!("r{round}{i}")]).code())
+            })
+            .collect();
+        for t in threads {
+            assert_eq!(t.join().unwrap(), 0, "each rename succeeds in turn");
+        }
+    }
+    let name = inspect(&sb, &id)["Name"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches('/')
+        .to_string();
+    let links: Vec<String> = std::fs::read_dir(sb.store().join("containers/names"))
         .unwrap()
         .flatten()
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .collect();
-    assert_eq!(left, vec!["names"], "no directory or trash left");
+    assert_eq!(links, vec![name.clone()], "one name, the record's");
+    assert_eq!(
+        sb.ok(&["ps", "--format", "{{.Names}}"]).stdout(),
+        format!("{name}\n")
+    );
+    sb.ok(&["rm", "-f", &name]);
     assert_eq!(
         std::fs::read_dir(sb.store().join("containers/names"))
             .unwrap()
             .count(),
-        0,
-        "no name left"
+        0
     );
-
-    let racers: Vec<_> = (0..10)
-        .map(|_| {
-            let sb = sb.clone();
-            std::thread::spawn(move || {
-                sb.run(&["run", "-d", "--name", "one", &bb(), "sleep", "300"])
-                    .code()
-            })
-        })
-        .collect();
-    let codes: Vec<i32> = racers.into_iter().map(|t| t.join().unwrap()).collect();
-    assert_eq!(codes.iter().filter(|c| **c == 0).count(), 1, "{codes:?}");
-    assert!(codes.iter().all(|c| *c == 0 || *c == 125), "{codes:?}");
-    assert_eq!(sb.ok(&["ps", "-q"]).stdout().lines().count(), 1);
-    sb.ok(&["rm", "-f", "one"]);
 }
-
-/// SIGTERM to a shim (a logout, a shutdown) stops its container as `box stop` does:
-/// the stop signal, then SIGKILL after the stop timeout, and no restart.
-#[test]
-fn shim_terminated() {
-    let sb = Sandbox::new(User::Sub);
-    detached(
-        &sb,
-        &[
-            "--name",
-            "deaf",
-            "--stop-timeout",
-            "1",
-            "--restart",
-            "always",
-        ],
-        "exec sleep 300",
-    );
-    let shim = inspect(&sb, "deaf")["Box"]["ShimPid"].as_i64().unwrap();
-    let t = Instant::now();
-    rustix::process::kill_process(
-        rustix::process::Pid::from_raw(shim as i32).unwrap(),
-        rustix::process::Signal::TERM,
-    )
-    .unwrap();
-    eventually(10, "the container to stop", || {
-        status(&sb, "deaf") == "exited"
-    });
-    assert!(
-        t.elapsed() >= Duration::from_millis(900),
-        "{:?}",
-        t.elapsed()
-    );
-    let st = inspect(&sb, "deaf");
-    assert_eq!(st["State"]["ExitCode"], 137);
-    assert_eq!(st["RestartCount"], 0);
-}
+per_user!(concurrent_renames, concurrent_renames);

@@ -4,18 +4,22 @@
 
 #[macro_use]
 mod harness;
+mod attach;
 mod cli;
 mod completion;
 mod cp;
+mod ctr;
 mod exec;
 mod format;
 mod images;
 mod info;
 mod inspect;
 mod lifecycle;
+mod logs;
 mod network;
 mod ports;
 mod pull;
 mod run;
 mod store;
+mod survival;
 mod usernet;
