@@ -228,9 +228,16 @@ pub fn run(runtime: &Path, idmap: &IdMapping) -> i32 {
         // the kernel in the background, and its veth may outlast the last event seen
         // (also a start that failed before it made any link sends none).
         events.wait(Duration::from_secs(2));
-        let Ok(Some(_attach)) = lock_file(&d.join("attach.lock"), FlockOperation::LockExclusive)
-        else {
-            continue;
+        let _attach = match lock_file(&d.join("attach.lock"), FlockOperation::LockExclusive) {
+            Ok(Some(f)) => f,
+            Ok(None) => continue,
+            // Its directory is gone (the runtime directory went with a logout, or was
+            // removed): no `box` can find this holder any more, so nothing it holds
+            // can be used again.
+            Err(e) => {
+                eprintln!("box netns holder: {e}: leaving");
+                return 1;
+            }
         };
         match crate::network::netlink::collect_garbage() {
             Ok(0) => {
