@@ -193,7 +193,11 @@ impl Client {
 
     /// Reads what the client sent; false once it has closed its end.
     fn read(&mut self, requests: &mut Vec<Request>) -> bool {
-        let mut buf = [0u8; 65536];
+        // Small: requests are small frames and stdin comes in pieces of the client's
+        // own size anyway, and a large buffer inlined into the supervisor's loop
+        // makes its frame large: the stack probes then keep every page of it dirty
+        // in each idle shim (see `pump`).
+        let mut buf = [0u8; 4096];
         let alive = loop {
             match self.stream.read(&mut buf) {
                 Ok(0) => break false,

@@ -239,11 +239,21 @@ impl Supervisor {
             for (fd, flags) in self.clients.interests() {
                 fds.push(PollFd::new(fd, flags));
             }
-            // A timeout as a safety net: SIGCHLD is never lost with signalfd, but a
-            // missing signalfd (out of fds) must not hang the shim. Shorter while
-            // output is held back, to see the stall end.
-            let wait = if hold { 100u16 } else { 1000u16 };
-            if poll(&mut fds, PollTimeout::from(wait)).is_err() {
+            // Idle, the shim sleeps until something happens: a thousand idle
+            // containers must not wake a thousand times a second. A timeout only
+            // while output is held back (to see the stall end), while a SIGKILL is
+            // due, or as a safety net without a signalfd (out of fds), which is what
+            // tells of SIGCHLD.
+            let wait = if hold {
+                PollTimeout::from(100u16)
+            } else if let Some(t) = kill_at {
+                timeout(t.saturating_duration_since(Instant::now()))
+            } else if self.sfd.is_none() {
+                PollTimeout::from(1000u16)
+            } else {
+                PollTimeout::NONE
+            };
+            if poll(&mut fds, wait).is_err() {
                 continue;
             }
             let ready = |i: Option<usize>| {
@@ -398,6 +408,11 @@ fn reap(pid: Pid) -> Option<i32> {
 
 /// Moves what is readable now from `fd` to the log and the clients. False once the
 /// stream has ended (or, for a pty, the terminal has hung up).
+///
+/// Never inlined: its 64 KiB buffer would make the supervisor loop's own frame that
+/// large, and the stack probes on entering a frame touch every page of it, so each
+/// idle shim would keep 64 KiB of dirty stack for its whole life.
+#[inline(never)]
 fn pump(fd: &mut Option<OwnedFd>, kind: u8, log: &mut log::Log, clients: &mut Clients) -> bool {
     let Some(f) = fd.as_ref() else { return false };
     let mut buf = [0u8; 65536];
