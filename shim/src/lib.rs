@@ -175,9 +175,13 @@ impl Supervisor {
     /// `finish` runs once it is gone and its output drained, before attached clients
     /// hear the status, so that a `--rm` container is removed by the time `box run`
     /// returns.
+    /// `idle` runs once the container has started and nothing is left to do, right
+    /// before the shim first sleeps without a timeout: the moment to give back what
+    /// starting up touched.
     pub fn run(
         &mut self,
         start: &mut dyn FnMut() -> Result<Started, (i32, String)>,
+        idle: &mut dyn FnMut(),
         finish: &mut dyn FnMut(&Ended),
     ) -> Ended {
         let started = match start() {
@@ -212,6 +216,7 @@ impl Supervisor {
         let mut stopped = false;
         // When a stop asked of the shim itself (SIGTERM) turns into SIGKILL.
         let mut kill_at: Option<Instant> = None;
+        let mut settled = false;
 
         while status.is_none() {
             self.clients.drop_stalled(false);
@@ -253,7 +258,18 @@ impl Supervisor {
             } else {
                 PollTimeout::NONE
             };
-            if poll(&mut fds, wait).is_err() {
+            let indefinite = wait == PollTimeout::NONE;
+            let mut polled = poll(&mut fds, if indefinite { PollTimeout::ZERO } else { wait });
+            if indefinite && polled == Ok(0) {
+                // Nothing to do now (a command that has ended already would have
+                // its SIGCHLD here): the first time, settle before sleeping.
+                if !settled {
+                    settled = true;
+                    idle();
+                }
+                polled = poll(&mut fds, PollTimeout::NONE);
+            }
+            if polled.is_err() {
                 continue;
             }
             let ready = |i: Option<usize>| {

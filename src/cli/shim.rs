@@ -152,9 +152,11 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<i32> {
         );
         let _ = containers.write_state(&id, &running);
         ready.borrow_mut().say("ready");
-        // Idle from here on: give back the pages starting up needed.
-        let _ = boxc::sys::trim_resident();
         Ok(c.started)
+    };
+    // Idle from here on: give back the pages starting up needed.
+    let mut idle = || {
+        let _ = boxc::sys::trim_resident();
     };
     // Record, restart or remove, before attached clients hear the status.
     let mut finish = |ended: &box_shim::Ended| {
@@ -220,7 +222,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<i32> {
     };
     let mut delay = Duration::ZERO;
     let code = loop {
-        let ended = sup.run(&mut start, &mut finish);
+        let ended = sup.run(&mut start, &mut idle, &mut finish);
         if let Some(n) = dying.take() {
             n.stop();
         }
