@@ -186,6 +186,13 @@ pub fn run(runtime: &Path, idmap: &IdMapping) -> i32 {
     }
     // Its own session: the terminal of the `box` that started it may close.
     let _ = nix::unistd::setsid();
+    // Whatever its starter blocked (a shim blocks SIGTERM for its signalfd): the
+    // SIGTERM of a logout or a shutdown must end it.
+    let _ = nix::sys::signal::sigprocmask(
+        nix::sys::signal::SigmaskHow::SIG_SETMASK,
+        Some(&nix::sys::signal::SigSet::empty()),
+        None,
+    );
     let alive = match lock_file(
         &d.join("alive.lock"),
         FlockOperation::NonBlockingLockExclusive,

@@ -181,34 +181,45 @@ fn user_networks(user: User) {
 per_user!(user_networks, user_networks);
 
 /// A holder whose runtime directory goes away (a logout removes $XDG_RUNTIME_DIR)
-/// leaves: nothing can find it any more. The container goes on, and is removed.
-fn holder_without_runtime_dir(user: User) {
+/// leaves: nothing can find it any more. So does one sent SIGTERM (a logout, a
+/// shutdown), whatever its starter blocked. The container goes on, and is removed.
+fn holder_leaves_on_logout(user: User) {
     let sb = Sandbox::new(user);
     sb.ok(&["network", "create", "n1"]);
-    sb.ok(&[
-        "run",
-        "-d",
-        "--name",
-        "m",
-        "--network",
-        "n1",
-        &bb(),
-        "sleep",
-        "300",
-    ]);
-    let pid = holder_pid(&sb).expect("a holder runs while a member does");
+    let member = || {
+        sb.ok(&[
+            "run",
+            "-d",
+            "--name",
+            "m",
+            "--network",
+            "n1",
+            &bb(),
+            "sleep",
+            "300",
+        ]);
+        holder_pid(&sb).expect("a holder runs while a member does")
+    };
+    let gone = |pid: i32, why: &str| {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while std::path::Path::new(&format!("/proc/{pid}")).exists() {
+            assert!(Instant::now() < deadline, "the holder {pid} stays {why}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    let pid = member();
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGTERM,
+    );
+    gone(pid, "after SIGTERM");
+    sb.ok(&["rm", "-f", "m"]);
+    let pid = member();
     std::fs::remove_dir_all(sb.runtime().join("box/netns")).unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while std::path::Path::new(&format!("/proc/{pid}")).exists() {
-        assert!(
-            Instant::now() < deadline,
-            "the holder {pid} stays without its directory"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    gone(pid, "without its directory");
     sb.ok(&["rm", "-f", "m"]);
 }
-per_user!(holder_without_runtime_dir, holder_without_runtime_dir);
+per_user!(holder_leaves_on_logout, holder_leaves_on_logout);
 
 fn container_network(user: User) {
     let sb = Sandbox::new(user);
