@@ -215,7 +215,12 @@ fn holder_leaves_on_logout(user: User) {
     gone(pid, "after SIGTERM");
     sb.ok(&["rm", "-f", "m"]);
     let pid = member();
-    std::fs::remove_dir_all(sb.runtime().join("box/netns")).unwrap();
+    // Away at once (the holder may be creating its lock file in it meanwhile), then
+    // deleted.
+    let netns = sb.runtime().join("box/netns");
+    let away = sb.runtime().join("box/netns.gone");
+    std::fs::rename(&netns, &away).unwrap();
+    let _ = std::fs::remove_dir_all(&away);
     gone(pid, "without its directory");
     sb.ok(&["rm", "-f", "m"]);
 }
