@@ -331,7 +331,7 @@ fn init() {
         "with --init the command is not PID 1: {}",
         o.both()
     );
-    // --network host: network::network_host.
+    // --network host: network::host::network_host.
 }
 
 /// SIGTERM sent to `box run` is passed on to the container.
