@@ -162,14 +162,6 @@ pub fn new_id() -> String {
         .collect()
 }
 
-fn valid_name(n: &str) -> bool {
-    let b = n.as_bytes();
-    !b.is_empty()
-        && b[0].is_ascii_alphanumeric()
-        && b.iter()
-            .all(|c| c.is_ascii_alphanumeric() || b"_.-".contains(c))
-}
-
 impl Containers {
     pub fn open(data: &Path) -> Result<Containers, ContainerError> {
         let root = data.join("containers");
@@ -200,67 +192,6 @@ impl Containers {
             let _ = fs::remove_dir_all(&dir);
         }
         Ok((id, claimed?, dir))
-    }
-
-    fn claim_name(&self, name: Option<&str>, id: &str) -> Result<String, ContainerError> {
-        Ok(match name {
-            Some(n) => {
-                let n = n.trim_start_matches('/');
-                if !valid_name(n) {
-                    return Err(ContainerError::BadName(n.to_string()));
-                }
-                self.claim(n, id)?;
-                n.to_string()
-            }
-            None => loop {
-                let n = random_name();
-                match self.claim(&n, id) {
-                    Ok(()) => break n,
-                    Err(ContainerError::NameInUse { .. }) => continue,
-                    Err(e) => return Err(e),
-                }
-            },
-        })
-    }
-
-    /// Gives container `id` the name `new` instead of its current one, under the
-    /// names' lock: two renames (or a rename and a removal) at once leave exactly one
-    /// name, the one the record says.
-    pub fn rename(&self, id: &str, new: &str) -> Result<(), ContainerError> {
-        let new = new.trim_start_matches('/');
-        if !valid_name(new) {
-            return Err(ContainerError::BadName(new.to_string()));
-        }
-        let _names = self.lock_names()?;
-        let mut spec = self.spec(id)?;
-        self.claim(new, id)?;
-        let old = std::mem::replace(&mut spec.name, new.to_string());
-        if let Err(e) = self.write_spec(&spec) {
-            self.release_name(id, new);
-            return Err(e);
-        }
-        self.release_name(id, &old);
-        Ok(())
-    }
-
-    /// The lock that moving a name takes (held until dropped): a flock on the names'
-    /// directory itself.
-    fn lock_names(&self) -> Result<fs::File, ContainerError> {
-        let path = self.root.join("names");
-        let f = fs::File::open(&path).map_err(io_err(&path, "open"))?;
-        rustix::fs::flock(&f, rustix::fs::FlockOperation::LockExclusive)
-            .map_err(|e| io_err(&path, "lock")(e.into()))?;
-        Ok(f)
-    }
-
-    fn release_name(&self, id: &str, name: &str) {
-        let link = self.root.join("names").join(name);
-        if fs::read_link(&link)
-            .map(|p| p == Path::new(id))
-            .unwrap_or(false)
-        {
-            let _ = fs::remove_file(&link);
-        }
     }
 
     /// The id of the container called `key`: its name, its id, or a unique prefix of
@@ -411,41 +342,6 @@ impl Containers {
             st.exit_code = None;
         }
         Ok(st)
-    }
-
-    fn claim(&self, name: &str, id: &str) -> Result<(), ContainerError> {
-        let link = self.root.join("names").join(name);
-        match std::os::unix::fs::symlink(id, &link) {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                let owner = fs::read_link(&link)
-                    .map(|p| p.to_string_lossy().into_owned())
-                    .unwrap_or_default();
-                // A name is released before its container's directory goes, so a
-                // name whose directory is gone was left behind (by an older box):
-                // it is free.
-                if !owner.is_empty() && !self.dir(&owner).exists() {
-                    let _names = self.lock_names()?;
-                    if fs::read_link(&link).is_ok_and(|p| p == Path::new(&owner)) {
-                        let _ = fs::remove_file(&link);
-                    }
-                    return std::os::unix::fs::symlink(id, &link).map_err(|e| match e.kind() {
-                        io::ErrorKind::AlreadyExists => ContainerError::NameInUse {
-                            name: name.to_string(),
-                            id: fs::read_link(&link)
-                                .map(|p| p.to_string_lossy().into_owned())
-                                .unwrap_or_default(),
-                        },
-                        _ => io_err(&link, "claim name")(e),
-                    });
-                }
-                Err(ContainerError::NameInUse {
-                    name: name.to_string(),
-                    id: owner,
-                })
-            }
-            Err(e) => Err(io_err(&link, "claim name")(e)),
-        }
     }
 
     pub fn write_spec(&self, spec: &ContainerSpec) -> Result<(), ContainerError> {
