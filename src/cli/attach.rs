@@ -268,5 +268,5 @@ pub fn run(ctx: &super::Ctx, a: Args) -> Result<i32> {
     if !containers.shim_alive(&id) {
         anyhow::bail!("You cannot attach to a stopped container, start it first");
     }
-    attach(&super::shim::socket_path(ctx, &id), opts)
+    attach(&super::shim::attach_socket(ctx, &containers, &id), opts)
 }

@@ -77,12 +77,15 @@ pub fn remove_container(
             Err(e) => return Err(e.into()),
         }
     };
+    let runtime_dirs = shim::runtime_dirs(ctx, containers, &spec.id);
     let trash = containers.unlink(&spec.id, &spec.name)?;
     drop(lock);
     if boxc::network::user::is_member(spec) {
         boxc::network::user::refresh_members(&ctx.dirs.data, containers);
     }
-    let _ = std::fs::remove_dir_all(shim::runtime_dir(ctx, &spec.id));
+    for d in runtime_dirs {
+        let _ = std::fs::remove_dir_all(d);
+    }
     create::remove_as_container(None, &spec.idmap, &trash)
         .map_err(|e| anyhow!("removing {}: {e}", trash.display()))
 }

@@ -17,7 +17,10 @@
 //!                                                    name (rename, removal), so none
 //!                                                    is left behind
 //! $XDG_DATA_HOME/box/containers/.trash-<id>          a container being removed
-//! $XDG_RUNTIME_DIR/box/<id>/attach.sock              the shim's socket while it lives
+//! $XDG_RUNTIME_DIR/box/<id>/attach.sock              the shim's socket while it lives,
+//!                                                    under the runtime directory of
+//!                                                    whoever started it: the state
+//!                                                    records where
 //! ```
 //!
 //! A state file can lie: a shim killed with SIGKILL, or a reboot, leaves "running"
@@ -117,6 +120,11 @@ pub struct State {
     /// How often the shim restarted it under its restart policy.
     #[serde(default)]
     pub restart_count: u32,
+    /// Where its shim listens, recorded by the shim as it starts: under the runtime
+    /// directory of the environment that started it, which need not be the caller's
+    /// (`su -`, cron, another login). Missing in records of an older box.
+    #[serde(default)]
+    pub socket: Option<PathBuf>,
 }
 
 impl State {
@@ -131,6 +139,7 @@ impl State {
             finished_at: None,
             error: None,
             restart_count: 0,
+            socket: None,
         }
     }
 
