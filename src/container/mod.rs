@@ -43,6 +43,7 @@ use crate::runtime::spec::ContainerSpec;
 
 pub mod control;
 mod names;
+mod orphans;
 
 /// The lock file only a live shim holds.
 const LIVE_LOCK: &str = "live.lock";
@@ -184,8 +185,14 @@ impl Containers {
     }
 
     /// Makes a new container's directories, then claims `name` (or a random free
-    /// one) for it. In that order, a name never points at nothing.
-    pub fn create(&self, name: Option<&str>) -> Result<(String, String, PathBuf), ContainerError> {
+    /// one) for it: its id, name and directory. In that order, a name never points at
+    /// nothing. The container is held (`shim.lock`) until the caller drops the lock
+    /// returned last, once its record is written: a directory without a record that
+    /// nobody holds was left by an interrupted `box run` ([`Containers::unlink_orphan`]).
+    pub fn create(
+        &self,
+        name: Option<&str>,
+    ) -> Result<(String, String, PathBuf, ShimLock), ContainerError> {
         let id = new_id();
         let dir = self.dir(&id);
         for sub in ["upper", "work", "rootfs", "etc"] {
@@ -196,11 +203,16 @@ impl Containers {
         // life with `shim.lock` alone (see `shim_alive`).
         let live = dir.join(LIVE_LOCK);
         fs::File::create(&live).map_err(io_err(&live, "create"))?;
-        let claimed = self.claim_name(name, &id);
-        if claimed.is_err() {
-            let _ = fs::remove_dir_all(&dir);
+        let claimed = self
+            .try_lock(&id)
+            .and_then(|hold| Ok((hold, self.claim_name(name, &id)?)));
+        match claimed {
+            Ok((hold, name)) => Ok((id, name, dir, hold)),
+            Err(e) => {
+                let _ = fs::remove_dir_all(&dir);
+                Err(e)
+            }
         }
-        Ok((id, claimed?, dir))
     }
 
     /// The id of the container called `key`: its name, its id, or a unique prefix of
@@ -461,7 +473,7 @@ mod tests {
     fn names_are_taken_once() {
         let dir = std::env::temp_dir().join(format!("box-ctr-test-{}", std::process::id()));
         let c = Containers::open(&dir).unwrap();
-        let (id, name, d) = c.create(Some("web")).unwrap();
+        let (id, name, d, _) = c.create(Some("web")).unwrap();
         assert_eq!((name.as_str(), id.len()), ("web", 64));
         assert!(d.join("upper").is_dir());
         assert!(matches!(
@@ -472,7 +484,7 @@ mod tests {
             c.create(Some("-bad")),
             Err(ContainerError::BadName(_))
         ));
-        let (_, random, _) = c.create(None).unwrap();
+        let (_, random, _, _) = c.create(None).unwrap();
         assert!(random.contains('_'));
         c.remove(&id, "web").unwrap();
         c.create(Some("web")).unwrap();

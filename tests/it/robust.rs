@@ -1,6 +1,7 @@
 //! Commands run from another environment than the container's start, and state that
 //! interrupted commands leave: a shim whose socket is under another runtime directory
-//! or gone (a logout), a name left pointing at nothing.
+//! or gone (a logout), a name left pointing at nothing, a `box run` cut short before
+//! its record was written.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -180,3 +181,88 @@ fn rename_onto_stale_name(user: User) {
     );
 }
 per_user!(rename_onto_stale_name, rename_onto_stale_name);
+
+/// What a `box run` interrupted before it wrote the container's record leaves: the
+/// directory, its lock files and the name, no `container.json`. Made here as the run
+/// makes it.
+fn interrupted_run(sb: &Sandbox, name: &str, old: bool) -> String {
+    // The store's directories, the user's own.
+    sb.ok(&["ps", "-a"]);
+    let id: String = (0..64)
+        .map(|_| char::from(b"0123456789abcdef"[rand::random_range(0..16)]))
+        .collect();
+    let containers = sb.store().join("containers");
+    let dir = containers.join(&id);
+    for sub in ["upper", "work", "rootfs", "etc"] {
+        std::fs::create_dir_all(dir.join(sub)).unwrap();
+        chown(&dir.join(sub), sb.user);
+    }
+    for f in ["live.lock", "shim.lock"] {
+        std::fs::write(dir.join(f), "").unwrap();
+        chown(&dir.join(f), sb.user);
+    }
+    chown(&dir, sb.user);
+    let link = containers.join("names").join(name);
+    std::os::unix::fs::symlink(&id, &link).unwrap();
+    chown(&link, sb.user);
+    if old {
+        let o = Command::new("touch")
+            .args(["-d", "1 minute ago"])
+            .arg(&dir)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{o:?}");
+    }
+    id
+}
+
+/// `box rm` (by name or id) and the prunes remove what an interrupted `box run` left,
+/// and free its name; never a run in progress (it holds the container's lock until
+/// the record is written, or is too young to have taken it).
+fn interrupted_runs_are_removed(user: User) {
+    let sb = Sandbox::new(user);
+    sb.ok(&["pull", "-q", &bb()]);
+    let containers = sb.store().join("containers");
+    let id = interrupted_run(&sb, "x", true);
+    sb.run(&["run", "--name", "x", &bb(), "true"])
+        .fails_with("already in use");
+    assert_eq!(sb.ok(&["rm", "x"]).stdout(), "x\n");
+    assert!(!containers.join(&id).exists());
+    sb.ok(&["run", "--rm", "--name", "x", &bb(), "true"]);
+
+    let id = interrupted_run(&sb, "y", true);
+    sb.ok(&["rm", &id[..12]]);
+    assert!(!containers.join("names/y").exists(), "its name goes too");
+
+    // One being made now: too young, or held by its run.
+    let young = interrupted_run(&sb, "young", false);
+    let held = interrupted_run(&sb, "held", true);
+    let lock = std::fs::File::open(containers.join(&held).join("shim.lock")).unwrap();
+    rustix::fs::flock(&lock, rustix::fs::FlockOperation::LockExclusive).unwrap();
+    sb.run(&["rm", "young"]).fails_with("busy");
+    sb.run(&["rm", "held"]).fails_with("busy");
+    let z = interrupted_run(&sb, "z", true);
+    let o = sb.ok(&["container", "prune", "-f"]);
+    assert!(o.stdout().contains(&z), "{}", o.both());
+    assert!(!o.stdout().contains(&held) && !o.stdout().contains(&young));
+    assert!(!containers.join(&z).exists() && !containers.join("names/z").exists());
+    assert!(containers.join(&held).exists() && containers.join(&young).exists());
+
+    drop(lock);
+    let o = sb.ok(&["system", "prune", "-f"]);
+    assert!(o.stdout().contains(&held), "{}", o.both());
+    assert!(!containers.join(&held).exists());
+    std::thread::sleep(Duration::from_secs(5));
+    sb.ok(&["rm", "young"]);
+    let left: Vec<String> = std::fs::read_dir(&containers)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(left, ["names"], "nothing left");
+    assert_eq!(
+        std::fs::read_dir(containers.join("names")).unwrap().count(),
+        0
+    );
+}
+per_user!(interrupted_runs_are_removed, interrupted_runs_are_removed);
