@@ -34,6 +34,9 @@ pub struct Client {
     /// Its end is the end of the container's stdin ([`proto::STDIN_ONCE`]).
     stdin_once: bool,
     detached: bool,
+    /// It has sent stdin: while the container is behind on it, the shim reads no
+    /// more from this client.
+    sends_stdin: bool,
     /// Since when it has been more than [`BOUND`] behind.
     behind_since: Option<Instant>,
     /// When it last took something (or had nothing to take).
@@ -81,6 +84,7 @@ impl Clients {
             output: true,
             stdin_once: false,
             detached: false,
+            sends_stdin: false,
             behind_since: None,
             progress: Instant::now(),
             broken: false,
@@ -114,22 +118,32 @@ impl Clients {
     }
 
     /// Drops the clients that have stayed too far behind for [`STALL`], and with
-    /// `all`, any that has taken nothing for that long.
-    pub fn drop_stalled(&mut self, all: bool) {
+    /// `all`, any that has taken nothing for that long. Returns what their leaving
+    /// means for the container, as for a client that leaves by itself.
+    #[must_use]
+    pub fn drop_stalled(&mut self, all: bool) -> Vec<Request> {
         let now = Instant::now();
+        let mut requests = Vec::new();
         self.0.retain(|c| {
             let behind = c.behind_since.is_some_and(|t| now - t >= STALL);
             let idle = all && !c.out.is_empty() && now - c.progress >= STALL;
-            !(behind || idle)
+            !(behind || idle) || c.left(&mut requests)
         });
+        requests
     }
 
-    /// What to poll each client for, in order.
-    pub fn interests(&self) -> Vec<(BorrowedFd<'_>, PollFlags)> {
+    /// What to poll each client for, in order. With `hold_stdin`, clients that send
+    /// stdin are not read: only their end (POLLHUP, which poll always reports) and
+    /// what they are owed are watched.
+    pub fn interests(&self, hold_stdin: bool) -> Vec<(BorrowedFd<'_>, PollFlags)> {
         self.0
             .iter()
             .map(|c| {
-                let mut f = PollFlags::POLLIN;
+                let mut f = if hold_stdin && c.sends_stdin {
+                    PollFlags::empty()
+                } else {
+                    PollFlags::POLLIN
+                };
                 if !c.out.is_empty() {
                     f |= PollFlags::POLLOUT;
                 }
@@ -219,7 +233,10 @@ impl Client {
                 proto::CONTROL => self.output = false,
                 proto::STDIN_ONCE => self.stdin_once = true,
                 proto::DETACH => self.detached = true,
-                proto::STDIN => requests.push(Request::Stdin(payload)),
+                proto::STDIN => {
+                    self.sends_stdin = true;
+                    requests.push(Request::Stdin(payload));
+                }
                 proto::STDIN_EOF => requests.push(Request::StdinEof),
                 proto::RESIZE if payload.len() == 4 => requests.push(Request::Resize(
                     u16::from_be_bytes([payload[0], payload[1]]),
@@ -258,7 +275,7 @@ mod tests {
             clients.broadcast(proto::STDOUT, &chunk, true);
         }
         assert!(clients.pending());
-        clients.drop_stalled(false);
+        assert!(clients.drop_stalled(false).is_empty());
         assert!(!clients.is_empty(), "not stalled long enough to be dropped");
         // The client reads: the output flows again, whole frames in order.
         theirs.set_nonblocking(true).unwrap();
@@ -306,5 +323,58 @@ mod tests {
                 .count();
             assert_eq!(n, hangups, "detach: {detach}");
         }
+    }
+
+    /// A stdin-once client dropped for not reading has left without detaching: the
+    /// container's stdin ends as if it had gone by itself. A detached one's does not.
+    #[test]
+    fn a_stalled_stdin_once_client_dropped_hangs_up() {
+        let mut ends = Vec::new();
+        let mut clients = Clients::default();
+        for detach in [false, true] {
+            let (ours, mut theirs) = UnixStream::pair().unwrap();
+            clients.add(ours);
+            proto::write_frame(&mut theirs, proto::STDIN_ONCE, &[]).unwrap();
+            if detach {
+                proto::write_frame(&mut theirs, proto::DETACH, &[]).unwrap();
+            }
+            ends.push(theirs);
+        }
+        while clients.0.iter().any(|c| !c.stdin_once) {
+            let _ = clients.serve(&[PollFlags::POLLIN, PollFlags::POLLIN]);
+        }
+        let chunk = vec![b'x'; 64 * 1024];
+        while !clients.0.iter().all(|c| c.behind_since.is_some()) {
+            clients.broadcast(proto::STDOUT, &chunk, true);
+        }
+        std::thread::sleep(STALL + Duration::from_millis(100));
+        let requests = clients.drop_stalled(false);
+        assert!(clients.is_empty(), "both dropped");
+        assert_eq!(requests.len(), 1, "one hang-up, for the one not detached");
+        assert!(matches!(requests[0], Request::Hangup));
+    }
+
+    /// Behind on stdin, the shim stops reading the clients that send it, and only
+    /// those: a control client's stop still comes through.
+    #[test]
+    fn stdin_senders_are_not_read_while_stdin_is_held() {
+        let (ours, mut sender) = UnixStream::pair().unwrap();
+        let (ours2, mut control) = UnixStream::pair().unwrap();
+        let mut clients = Clients::default();
+        clients.add(ours);
+        clients.add(ours2);
+        proto::write_frame(&mut sender, proto::STDIN, b"data").unwrap();
+        proto::write_frame(&mut control, proto::CONTROL, &[]).unwrap();
+        let requests = clients.serve(&[PollFlags::POLLIN, PollFlags::POLLIN]);
+        assert!(matches!(&requests[..], [Request::Stdin(b)] if b == b"data"));
+        let read = |clients: &Clients, hold| -> Vec<bool> {
+            clients
+                .interests(hold)
+                .iter()
+                .map(|(_, f)| f.contains(PollFlags::POLLIN))
+                .collect()
+        };
+        assert_eq!(read(&clients, false), [true, true]);
+        assert_eq!(read(&clients, true), [false, true]);
     }
 }

@@ -7,6 +7,7 @@
 //! supervises what `start` returns. Signals only wake the loop (signalfd); there is
 //! no async runtime and no thread.
 
+use std::collections::VecDeque;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::net::UnixListener;
 use std::time::{Duration, Instant};
@@ -61,6 +62,9 @@ pub struct Supervisor {
     log: log::Log,
     sfd: Option<SignalFd>,
     stop: StopConfig,
+    /// A stop request came while the clients were given their last output: the
+    /// container has ended, and must not be restarted ([`Supervisor::pause`]).
+    stop_asked: bool,
 }
 
 /// How the container is stopped when the shim itself gets SIGTERM: its stop signal
@@ -76,6 +80,11 @@ pub struct StopConfig {
 /// killed before it attached must not leave a shim waiting for ever.
 const FIRST_CLIENT: Duration = Duration::from_secs(30);
 
+/// Stdin the shim holds for a container that does not read it yet. Past it the
+/// shim stops reading from the clients that send stdin, as a full pipe would stop
+/// their writes: a `cat 10G | box run -i` grows nothing but the kernel's buffers.
+const STDIN_BOUND: usize = 1 << 20;
+
 impl Supervisor {
     pub fn new(listener: UnixListener, log: LogConfig, stop: StopConfig) -> Supervisor {
         let mut mask = SigSet::empty();
@@ -90,6 +99,7 @@ impl Supervisor {
             log: log::Log::open(log),
             sfd,
             stop,
+            stop_asked: false,
         }
     }
 
@@ -112,6 +122,9 @@ impl Supervisor {
     /// Waits `pause` between two runs (a restart's back-off), still answering clients.
     /// True if the user stopped the container meanwhile.
     pub fn pause(&mut self, pause: Duration) -> bool {
+        if self.stop_asked {
+            return true;
+        }
         let deadline = Instant::now() + pause;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
@@ -124,7 +137,7 @@ impl Supervisor {
             }
             fds.push(PollFd::new(self.listener.as_fd(), PollFlags::POLLIN));
             let first_client = fds.len();
-            for (fd, flags) in self.clients.interests() {
+            for (fd, flags) in self.clients.interests(false) {
                 fds.push(PollFd::new(fd, flags));
             }
             let _ = poll(&mut fds, timeout(left));
@@ -158,16 +171,18 @@ impl Supervisor {
         while self.clients.pending() {
             let mut fds: Vec<PollFd> = self
                 .clients
-                .interests()
+                .interests(false)
                 .into_iter()
                 .map(|(fd, flags)| PollFd::new(fd, flags))
                 .collect();
             let _ = poll(&mut fds, PollTimeout::from(100u16));
             let ready = revents(&fds, 0);
             drop(fds);
-            // Stdin and signals mean nothing now: the container has ended.
-            let _ = self.clients.serve(&ready);
-            self.clients.drop_stalled(true);
+            // Stdin and signals mean nothing now: the container has ended. A stop
+            // still does: no restart follows.
+            let requests = self.clients.serve(&ready);
+            self.stop_asked |= requests.iter().any(|r| matches!(r, Request::Stop(_)));
+            let _ = self.clients.drop_stalled(true);
         }
     }
 
@@ -210,7 +225,7 @@ impl Supervisor {
             set_nonblocking(fd.as_fd());
         }
         let pty = started.pty;
-        let mut pending_in: Vec<u8> = Vec::new();
+        let mut pending_in: VecDeque<u8> = VecDeque::new();
         let mut eof_in = false;
         let mut status: Option<i32> = None;
         let mut stopped = false;
@@ -219,7 +234,8 @@ impl Supervisor {
         let mut settled = false;
 
         while status.is_none() {
-            self.clients.drop_stalled(false);
+            // A stdin-once client dropped for stalling has left without detaching.
+            let dropped = self.clients.drop_stalled(false);
             // A client too far behind holds the output back, for a while at most.
             let hold = self.clients.holding_back();
             let mut fds: Vec<PollFd> = Vec::new();
@@ -241,7 +257,7 @@ impl Supervisor {
                 fds.len() - 1
             });
             let first_client = fds.len();
-            for (fd, flags) in self.clients.interests() {
+            for (fd, flags) in self.clients.interests(pending_in.len() > STDIN_BOUND) {
                 fds.push(PollFd::new(fd, flags));
             }
             // Idle, the shim sleeps until something happens: a thousand idle
@@ -283,7 +299,8 @@ impl Supervisor {
             let ready_clients = revents(&fds, first_client);
             drop(fds);
 
-            let requests = self.clients.serve(&ready_clients);
+            let mut requests = self.clients.serve(&ready_clients);
+            requests.extend(dropped);
             self.clients.accept(&self.listener);
             if ready_out && !pump(&mut out, proto::STDOUT, &mut self.log, &mut self.clients) {
                 out = None;
@@ -293,7 +310,9 @@ impl Supervisor {
             }
             for r in requests {
                 match r {
-                    Request::Stdin(b) => pending_in.extend_from_slice(&b),
+                    // Its stdin gone, the container takes no more: nothing is kept.
+                    Request::Stdin(b) if stdin.is_some() => pending_in.extend(b),
+                    Request::Stdin(_) => {}
                     Request::StdinEof => eof_in = true,
                     Request::Resize(rows, cols) if pty => {
                         if let Some(m) = &out {
@@ -328,13 +347,17 @@ impl Supervisor {
             }
             if ready_in || (!pending_in.is_empty() && stdin.is_some()) {
                 if let Some(f) = &stdin {
-                    match nix::unistd::write(f, &pending_in) {
+                    match nix::unistd::write(f, pending_in.as_slices().0) {
                         Ok(n) => {
                             pending_in.drain(..n);
+                            if pending_in.is_empty() {
+                                // A burst's buffer is not kept for the shim's life.
+                                pending_in = VecDeque::new();
+                            }
                         }
                         Err(nix::errno::Errno::EAGAIN) => {}
                         Err(_) => {
-                            pending_in.clear();
+                            pending_in = VecDeque::new();
                             stdin = None;
                         }
                     }
@@ -350,17 +373,25 @@ impl Supervisor {
                 stdin = None;
                 eof_in = false;
             }
-            if ready_sig && self.take_signals().contains(&libc::SIGTERM) && !stopped {
-                // The shim asked to end (a logout, a shutdown): a stop, as `box stop`.
+            if ready_sig && self.take_signals().contains(&libc::SIGTERM) {
+                // The shim asked to end (a logout, a shutdown, a `box stop` that cannot
+                // reach the socket): a stop, as `box stop`'s. After an earlier stop
+                // request too, whose sender may have gone before its SIGKILL: one is
+                // due now.
                 stopped = true;
                 kill(pid, self.stop.signal);
-                kill_at = Some(Instant::now() + self.stop.timeout);
+                kill_at.get_or_insert_with(|| Instant::now() + self.stop.timeout);
             }
             if kill_at.is_some_and(|t| Instant::now() >= t) {
                 kill(pid, libc::SIGKILL);
                 kill_at = None;
             }
             status = reap(pid);
+        }
+        // A SIGTERM that came with the end, not read yet, is a stop all the same: a
+        // `box stop` without the socket sends it, then the container's SIGKILL.
+        if self.take_signals().contains(&libc::SIGTERM) {
+            stopped = true;
         }
         // The container is gone: take what it left in the pipes, then report.
         for _ in 0..64 {

@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, Result};
 use box_shim::proto;
+use boxc::container::control::Control;
 use nix::sys::signal::{SigSet, Signal};
 
 use super::terminal::{die_of, winsize, DetachKeys, DetachScan, RawMode};
@@ -119,6 +120,7 @@ pub fn attach(socket: &Path, opts: Options) -> Result<i32> {
         let send = send.clone();
         let leave = leave.clone();
         let (tty, proxy) = (opts.tty, opts.sig_proxy);
+        let socket = socket.to_path_buf();
         std::thread::spawn(move || loop {
             let Ok(sig) = signals.wait() else { return };
             if sig == Signal::SIGWINCH {
@@ -126,7 +128,13 @@ pub fn attach(socket: &Path, opts: Options) -> Result<i32> {
                     send(proto::RESIZE, &p);
                 }
             } else if proxy {
-                send(proto::SIGNAL, &(sig as i32).to_be_bytes());
+                // On a connection of its own: this one's stdin may be waiting for the
+                // container to read (the shim holds back a client that sends more
+                // than it takes), and a Ctrl-C must not wait behind it.
+                let own = Control::connect(&socket).and_then(|mut c| c.signal(sig as i32));
+                if own.is_err() {
+                    send(proto::SIGNAL, &(sig as i32).to_be_bytes());
+                }
             } else {
                 // Not passed on: it ends this client, as it would any program.
                 leave(sig as i32);
@@ -260,5 +268,5 @@ pub fn run(ctx: &super::Ctx, a: Args) -> Result<i32> {
     if !containers.shim_alive(&id) {
         anyhow::bail!("You cannot attach to a stopped container, start it first");
     }
-    attach(&super::shim::socket_path(ctx, &id), opts)
+    attach(&super::shim::attach_socket(ctx, &containers, &id), opts)
 }

@@ -191,7 +191,10 @@ pub fn describe(
         "Capabilities": spec.security.caps,
         "Box": {
             "ShimPid": st.shim_pid,
-            "RuntimeDir": super::shim::runtime_dir(ctx, &spec.id),
+            "RuntimeDir": st.socket.as_ref().and_then(|s| s.parent()).map_or_else(
+                || super::shim::runtime_dir(ctx, &spec.id),
+                std::path::Path::to_path_buf
+            ),
         },
     })
 }

@@ -1,7 +1,9 @@
 //! `box rm` and `box container prune`. A removal first takes the container's
 //! `shim.lock` (so no shim can start it meanwhile), then takes it out of every listing with
 //! one rename, then deletes its files: an interrupted removal leaves a `.trash-`
-//! directory that the next removal finishes, never a half-deleted container.
+//! directory that the next removal finishes, never a half-deleted container. A
+//! directory without a record, which an interrupted `box run` left with its name, is
+//! removed too, by name or id, and by the prunes.
 
 use std::time::{Duration, Instant};
 
@@ -38,10 +40,26 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<i32> {
     let _ = a.volumes;
     finish_trash(&containers, ctx);
     super::stop::each(&a.containers, |n| {
-        let id = containers.resolve(n)?;
+        let id = match containers.resolve(n) {
+            Ok(id) => id,
+            Err(e) => containers.orphan_named(n).ok_or(e)?,
+        };
+        if !containers.has_record(&id) {
+            return remove_orphan(ctx, &containers, &id)
+                .map_err(|e| anyhow!("cannot remove container {n}: {e}"));
+        }
         let spec = containers.spec(&id)?;
         remove_container(ctx, &containers, &spec, a.force)
     })
+}
+
+/// Removes what an interrupted `box run` left: a directory without a record, and its
+/// name. `Busy` while a run may still be making it.
+fn remove_orphan(ctx: &Ctx, containers: &Containers, id: &str) -> Result<(), ContainerError> {
+    let trash = containers.unlink_orphan(id)?;
+    // Nothing ran in it: its files are the user's own.
+    let _ = create::remove_as_container(None, &ctx.idmap, &trash);
+    Ok(())
 }
 
 /// Removes one container; a running one only with `force` (killed first).
@@ -77,12 +95,15 @@ pub fn remove_container(
             Err(e) => return Err(e.into()),
         }
     };
+    let runtime_dirs = shim::runtime_dirs(ctx, containers, &spec.id);
     let trash = containers.unlink(&spec.id, &spec.name)?;
     drop(lock);
     if boxc::network::user::is_member(spec) {
         boxc::network::user::refresh_members(&ctx.dirs.data, containers);
     }
-    let _ = std::fs::remove_dir_all(shim::runtime_dir(ctx, &spec.id));
+    for d in runtime_dirs {
+        let _ = std::fs::remove_dir_all(d);
+    }
     create::remove_as_container(None, &spec.idmap, &trash)
         .map_err(|e| anyhow!("removing {}: {e}", trash.display()))
 }
@@ -120,6 +141,15 @@ pub fn prune_containers(ctx: &Ctx) -> Result<(Vec<String>, u64)> {
     let mut deleted = Vec::new();
     let mut space = 0;
     for id in containers.ids()? {
+        if !containers.has_record(&id) {
+            match remove_orphan(ctx, &containers, &id) {
+                Ok(()) => deleted.push(id),
+                // A run in progress, a record written meanwhile, or removed meanwhile.
+                Err(ContainerError::Busy(_) | ContainerError::NoSuchContainer(_)) => {}
+                Err(e) => super::report(&e.into()),
+            }
+            continue;
+        }
         let Ok(spec) = containers.spec(&id) else {
             continue;
         };

@@ -286,7 +286,9 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<i32> {
     env.extend(a.env.iter().cloned());
 
     let containers = Containers::open(&ctx.dirs.data)?;
-    let (id, name, dir) = containers.create(a.name.as_deref())?;
+    // Held until the record is written: an interrupted run leaves a directory that
+    // `box rm` and the prunes know to be left behind.
+    let (id, name, dir, hold) = containers.create(a.name.as_deref())?;
     let joined = match &net.container {
         Some(target) => Some(containers.spec(target)?),
         None => None,
@@ -396,8 +398,9 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<i32> {
                 detach: a.detach,
             },
         };
-        containers.write_spec(&spec)?;
+        // The state first: a record is never without one.
         containers.write_state(&id, &State::created())?;
+        containers.write_spec(&spec)?;
         if _lock.is_some() {
             boxc::network::user::refresh_hosts(&containers.specs());
         }
@@ -410,6 +413,8 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<i32> {
             return Err(e);
         }
     };
+    // The shim takes it next.
+    drop(hold);
     if a.detach {
         start_shim(ctx, &spec, false)?;
         super::print(&format!("{id}\n"));

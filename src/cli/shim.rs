@@ -39,6 +39,42 @@ pub fn socket_path(ctx: &Ctx, id: &str) -> PathBuf {
     runtime_dir(ctx, id).join("attach.sock")
 }
 
+/// Where the container's shim may listen, in the order to try: the socket it
+/// recorded as it started (its runtime directory depends on the environment it was
+/// started from: another login's `XDG_RUNTIME_DIR`, or none under cron or `su -`),
+/// then this command's own (records of an older box).
+pub fn sockets(ctx: &Ctx, containers: &Containers, id: &str) -> Vec<PathBuf> {
+    let mut out: Vec<PathBuf> = containers
+        .state(id)
+        .ok()
+        .and_then(|s| s.socket)
+        .into_iter()
+        .collect();
+    let own = socket_path(ctx, id);
+    if !out.contains(&own) {
+        out.push(own);
+    }
+    out
+}
+
+/// The socket to attach to: the first of [`sockets`] that exists.
+pub fn attach_socket(ctx: &Ctx, containers: &Containers, id: &str) -> PathBuf {
+    let mut all = sockets(ctx, containers, id);
+    let own = all.pop().unwrap_or_else(|| socket_path(ctx, id));
+    all.into_iter().find(|p| p.exists()).unwrap_or(own)
+}
+
+/// The runtime directories the container's shims may have left: those of
+/// [`sockets`], when they are a container's (named after its id), nothing else.
+pub fn runtime_dirs(ctx: &Ctx, containers: &Containers, id: &str) -> Vec<PathBuf> {
+    sockets(ctx, containers, id)
+        .iter()
+        .filter_map(|s| s.parent())
+        .filter(|d| d.file_name().is_some_and(|n| n == &id[..12]))
+        .map(PathBuf::from)
+        .collect()
+}
+
 /// The one line to the starting `box`, then stdio goes to /dev/null: from here on
 /// nobody reads it.
 struct Ready(Option<std::io::Stdout>);
@@ -89,7 +125,14 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<i32> {
         ready.borrow_mut().say("ready");
     }
     let id = spec.id.clone();
+    let sock = socket_path(ctx, &id);
     let before = containers.state(&id).ok();
+    // Where this shim is, at once: a command run from another environment finds the
+    // socket by it, or the shim by its pid.
+    let mut found = before.clone().unwrap_or_else(State::created);
+    found.shim_pid = Some(std::process::id() as i32);
+    found.socket = Some(sock.clone());
+    let _ = containers.write_state(&id, &found);
     let created_at = before.as_ref().map_or_else(now, |s| s.created_at.clone());
     // Docker's: a container that runs again still shows when it last finished.
     let finished_at = RefCell::new(before.and_then(|s| s.finished_at));
@@ -103,6 +146,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<i32> {
         finished_at: finished,
         error,
         restart_count: restarts,
+        socket: Some(sock.clone()),
     };
     // Shared by the two callbacks below; the shim is single-threaded.
     let userns = RefCell::new(None);

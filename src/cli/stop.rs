@@ -1,12 +1,16 @@
 //! `box stop`, `box kill` and `box restart`: signals go through the container's shim
 //! (it alone knows that a stop means "do not restart"), and waiting for a stop is
 //! waiting for the shim to end.
+//!
+//! A live shim whose socket cannot be reached (its runtime directory removed at a
+//! logout) is told by signals instead: SIGTERM to the shim is a stop. Whatever
+//! happens, success is never reported while the shim lives on without the request.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use anyhow::{anyhow, Result};
+use anyhow::{anyhow, bail, Result};
 
-use boxc::container::control::{Control, Waited};
+use boxc::container::control::{Control, ShimProcess, Waited};
 use boxc::container::Containers;
 use boxc::runtime::signal::{self, Signal};
 use boxc::runtime::spec::ContainerSpec;
@@ -75,7 +79,11 @@ pub fn kill(ctx: &Ctx, a: KillArgs) -> Result<i32> {
     each(&a.containers, |n| {
         let id = containers.resolve(n)?;
         let spec = containers.spec(&id)?;
-        let mut ctl = control(ctx, &containers, &spec)?;
+        let not_running = || anyhow!("container {} is not running", spec.name);
+        let mut ctl = match reach(ctx, &containers, &spec)?.ok_or_else(not_running)? {
+            Reach::Socket(c) => c,
+            Reach::Pid(p) => return kill_by_pid(&containers, &spec, &p, signal),
+        };
         // A signal meant to end the container is a stop: no restart policy brings it
         // back. Others (SIGHUP to reload, say) are passed on as they are.
         if signal == Signal::KILL {
@@ -102,13 +110,56 @@ pub fn restart(ctx: &Ctx, a: RestartArgs) -> Result<i32> {
     })
 }
 
-/// A control connection to a running container's shim.
-pub fn control(ctx: &Ctx, containers: &Containers, spec: &ContainerSpec) -> Result<Control> {
-    let not_running = || anyhow!("container {} is not running", spec.name);
-    if !containers.shim_alive(&spec.id) {
-        return Err(not_running());
+/// How a command reaches a container's live shim.
+pub enum Reach {
+    /// A control connection to its socket.
+    Socket(Control),
+    /// Its pid alone: it lives, but its socket cannot be reached.
+    Pid(ShimProcess),
+}
+
+/// How long a shim that holds its lock may take to listen and record its pid.
+const START_GRACE: Duration = Duration::from_secs(5);
+
+/// Reaches the container's shim: `None` if none lives.
+pub fn reach(ctx: &Ctx, containers: &Containers, spec: &ContainerSpec) -> Result<Option<Reach>> {
+    let deadline = Instant::now() + START_GRACE;
+    loop {
+        if !containers.shim_alive(&spec.id) {
+            return Ok(None);
+        }
+        let sockets = shim::sockets(ctx, containers, &spec.id);
+        if let Some(c) = sockets.iter().find_map(|s| Control::connect(s).ok()) {
+            return Ok(Some(Reach::Socket(c)));
+        }
+        // The shim records its pid once it listens: a shim with one and no socket
+        // lost its runtime directory.
+        let state = containers.state(&spec.id).ok();
+        if let Some(p) = state
+            .and_then(|s| s.shim_pid)
+            .and_then(|pid| ShimProcess::find(pid, &spec.id))
+        {
+            boxc::debug!(
+                "container {}: no socket answers at {sockets:?}: signalling its shim, pid {}",
+                spec.name,
+                p.pid()
+            );
+            return Ok(Some(Reach::Pid(p)));
+        }
+        // Else it is starting, and not listening yet.
+        if Instant::now() > deadline {
+            bail!(
+                "container {}: its shim runs but cannot be reached (tried {}) and has not recorded its pid",
+                spec.name,
+                sockets
+                    .iter()
+                    .map(|s| s.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
+        std::thread::sleep(Duration::from_millis(10));
     }
-    Control::connect(&shim::socket_path(ctx, &spec.id)).map_err(|_| not_running())
 }
 
 /// How long a shim may take to see its container killed (it only has to reap it).
@@ -126,14 +177,90 @@ pub fn stop_container(
     timeout: Option<u64>,
     signal: Option<Signal>,
 ) -> Result<()> {
-    let Ok(mut ctl) = control(ctx, containers, spec) else {
-        return Ok(());
+    let secs = Duration::from_secs(timeout.or(spec.stop_timeout).unwrap_or(10));
+    let mut ctl = match reach(ctx, containers, spec)? {
+        None => return Ok(()),
+        Some(Reach::Socket(c)) => c,
+        Some(Reach::Pid(p)) => return stop_by_pid(containers, spec, &p, secs, signal),
     };
-    let secs = timeout.or(spec.stop_timeout).unwrap_or(10);
     let sig = signal.unwrap_or_else(|| spec.effective_stop_signal());
     // A shim that does not even take the request is dealt with below.
     let _ = ctl.stop(sig.number());
-    finish_stop(containers, spec, ctl, Duration::from_secs(secs))
+    finish_stop(containers, spec, ctl, secs)
+}
+
+/// [`stop_container`] without the socket. SIGTERM to the shim is a stop (no restart
+/// follows; the stop signal now, SIGKILL after the container's stop timeout); a
+/// signal of the caller's own goes to the container's first process besides, and,
+/// past `timeout`, SIGKILL. The shim still records the status (and removes a `--rm`
+/// container); one that does not end is killed.
+fn stop_by_pid(
+    containers: &Containers,
+    spec: &ContainerSpec,
+    shim: &ShimProcess,
+    timeout: Duration,
+    signal: Option<Signal>,
+) -> Result<()> {
+    // The first process as the state says it now (a restart changes it).
+    let to_first = |sig: Signal| {
+        let pid = containers.state(&spec.id).ok().and_then(|s| s.pid);
+        pid.is_some_and(|p| shim.signal_child(p, sig.number()))
+    };
+    if !shim.signal(libc::SIGTERM) {
+        // Gone meanwhile.
+        return Ok(());
+    }
+    if let Some(sig) = signal.filter(|s| *s != spec.effective_stop_signal()) {
+        to_first(sig);
+    }
+    if shim_gone(containers, &spec.id, timeout) {
+        return Ok(());
+    }
+    to_first(Signal::KILL);
+    if shim_gone(containers, &spec.id, KILL_GRACE + FINISH_GRACE) {
+        return Ok(());
+    }
+    kill_shim(containers, spec, Some(shim))
+}
+
+/// `box kill` without the socket: SIGKILL and the stop signal are stops
+/// ([`stop_by_pid`]); other signals go to the container's first process.
+fn kill_by_pid(
+    containers: &Containers,
+    spec: &ContainerSpec,
+    shim: &ShimProcess,
+    signal: Signal,
+) -> Result<()> {
+    if signal == Signal::KILL {
+        return stop_by_pid(containers, spec, shim, Duration::ZERO, Some(signal));
+    }
+    if signal == spec.effective_stop_signal() {
+        // Delivered by the shim; its SIGKILL after the stop timeout comes with it.
+        if shim.signal(libc::SIGTERM) {
+            return Ok(());
+        }
+    } else if let Some(pid) = containers.state(&spec.id).ok().and_then(|s| s.pid) {
+        if shim.signal_child(pid, signal.number()) {
+            return Ok(());
+        }
+    }
+    bail!(
+        "container {}: cannot deliver {}: its shim cannot be reached, and its process is not running now",
+        spec.name,
+        signal
+    )
+}
+
+/// Waits up to `limit` for the container's shim to end (its `live.lock` let go).
+fn shim_gone(containers: &Containers, id: &str, limit: Duration) -> bool {
+    let deadline = Instant::now() + limit;
+    while containers.shim_alive(id) {
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    true
 }
 
 /// After a stop request: waits `timeout` for the shim to end, then SIGKILL. A shim
@@ -151,26 +278,31 @@ fn finish_stop(
     if !ctl.ended() {
         let _ = ctl.stop(Signal::KILL.number());
         if ctl.wait_ended(Some(KILL_GRACE)) == Waited::TimedOut {
-            return kill_shim(containers, spec, &ctl);
+            return kill_shim(containers, spec, ctl.shim_process(&spec.id).as_ref());
         }
     }
     if ctl.wait_gone(Some(FINISH_GRACE)) == Waited::TimedOut {
-        return kill_shim(containers, spec, &ctl);
+        return kill_shim(containers, spec, ctl.shim_process(&spec.id).as_ref());
     }
     Ok(())
 }
 
-fn kill_shim(containers: &Containers, spec: &ContainerSpec, ctl: &Control) -> Result<()> {
-    if !ctl.kill_shim(&spec.id) {
-        anyhow::bail!(
+/// Ends a shim that does not answer, with SIGKILL: its container dies with it.
+fn kill_shim(
+    containers: &Containers,
+    spec: &ContainerSpec,
+    shim: Option<&ShimProcess>,
+) -> Result<()> {
+    if !shim.is_some_and(|s| s.signal(libc::SIGKILL)) {
+        if !containers.shim_alive(&spec.id) {
+            return Ok(());
+        }
+        bail!(
             "container {}: its shim does not answer and could not be killed",
             spec.name
         );
     }
-    let deadline = std::time::Instant::now() + KILL_GRACE;
-    while containers.shim_alive(&spec.id) && std::time::Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    shim_gone(containers, &spec.id, KILL_GRACE);
     super::warn(&format!(
         "the shim of container {} did not answer: killed it, and the container with it",
         spec.name

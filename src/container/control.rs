@@ -4,8 +4,9 @@
 //! could be reused.
 //!
 //! A shim that does not answer (stopped with SIGSTOP, say) must not hang its callers:
-//! every wait here has a limit, and [`Control::kill_shim`] ends such a shim, which
-//! takes its container with it.
+//! every wait here has a limit, and [`Control::shim_process`] finds such a shim to end it, which
+//! takes its container with it. A shim whose socket cannot be reached at all is
+//! signalled by its pid ([`ShimProcess`]).
 
 use std::io;
 use std::os::unix::net::UnixStream;
@@ -124,16 +125,51 @@ impl Control {
         }
     }
 
-    /// Ends a shim that does not answer, with SIGKILL; its container dies with it.
-    /// The pid is the one that listens on the socket this client is connected to;
-    /// it must still be container `id`'s shim (`box __shim ID`), or nothing is sent.
-    /// Returns whether it was sent.
-    pub fn kill_shim(&self, id: &str) -> bool {
-        let Some(pid) = self.shim else { return false };
-        let is_its_shim = std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| {
-            let args: Vec<&[u8]> = c.split(|b| *b == 0).collect();
-            args.get(1) == Some(&&b"__shim"[..]) && args.get(2) == Some(&id.as_bytes())
-        });
-        is_its_shim && crate::sys::kill(pid, libc::SIGKILL).is_ok()
+    /// The shim, to end one that does not answer (SIGKILL; its container dies with
+    /// it): the process that listens on the socket this client is connected to, if
+    /// it is still container `id`'s shim (`box __shim ID`).
+    pub fn shim_process(&self, id: &str) -> Option<ShimProcess> {
+        self.shim.and_then(|pid| ShimProcess::find(pid, id))
     }
+}
+
+/// A live shim known by its pid alone, for when its socket cannot be reached (its
+/// runtime directory removed at a logout, say). A pid may have been reused: only a
+/// process whose command line is `box __shim ID` counts, and only its own children
+/// are signalled as its container's.
+pub struct ShimProcess {
+    pid: i32,
+}
+
+impl ShimProcess {
+    /// The shim of container `id`, if `pid` is one.
+    pub fn find(pid: i32, id: &str) -> Option<ShimProcess> {
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+        let args: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
+        (args.get(1) == Some(&&b"__shim"[..]) && args.get(2) == Some(&id.as_bytes()))
+            .then_some(ShimProcess { pid })
+    }
+
+    pub fn pid(&self) -> i32 {
+        self.pid
+    }
+
+    /// Sends `sig` to the shim; false if it has gone.
+    pub fn signal(&self, sig: i32) -> bool {
+        crate::sys::kill(self.pid, sig).is_ok()
+    }
+
+    /// Sends `sig` to `child` (the container's first process, as the state records
+    /// it) if that is the shim's child still; returns whether it was sent.
+    pub fn signal_child(&self, child: i32, sig: i32) -> bool {
+        parent_of(child) == Some(self.pid) && crate::sys::kill(child, sig).is_ok()
+    }
+}
+
+/// A process's parent, from `/proc/PID/stat` (its fourth field, after the command
+/// name in parentheses, which may hold anything).
+fn parent_of(pid: i32) -> Option<i32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = &stat[stat.rfind(')')? + 1..];
+    rest.split_whitespace().nth(1)?.parse().ok()
 }

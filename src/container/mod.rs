@@ -17,7 +17,10 @@
 //!                                                    name (rename, removal), so none
 //!                                                    is left behind
 //! $XDG_DATA_HOME/box/containers/.trash-<id>          a container being removed
-//! $XDG_RUNTIME_DIR/box/<id>/attach.sock              the shim's socket while it lives
+//! $XDG_RUNTIME_DIR/box/<id>/attach.sock              the shim's socket while it lives,
+//!                                                    under the runtime directory of
+//!                                                    whoever started it: the state
+//!                                                    records where
 //! ```
 //!
 //! A state file can lie: a shim killed with SIGKILL, or a reboot, leaves "running"
@@ -40,6 +43,7 @@ use crate::runtime::spec::ContainerSpec;
 
 pub mod control;
 mod names;
+mod orphans;
 
 /// The lock file only a live shim holds.
 const LIVE_LOCK: &str = "live.lock";
@@ -117,6 +121,11 @@ pub struct State {
     /// How often the shim restarted it under its restart policy.
     #[serde(default)]
     pub restart_count: u32,
+    /// Where its shim listens, recorded by the shim as it starts: under the runtime
+    /// directory of the environment that started it, which need not be the caller's
+    /// (`su -`, cron, another login). Missing in records of an older box.
+    #[serde(default)]
+    pub socket: Option<PathBuf>,
 }
 
 impl State {
@@ -131,6 +140,7 @@ impl State {
             finished_at: None,
             error: None,
             restart_count: 0,
+            socket: None,
         }
     }
 
@@ -162,14 +172,6 @@ pub fn new_id() -> String {
         .collect()
 }
 
-fn valid_name(n: &str) -> bool {
-    let b = n.as_bytes();
-    !b.is_empty()
-        && b[0].is_ascii_alphanumeric()
-        && b.iter()
-            .all(|c| c.is_ascii_alphanumeric() || b"_.-".contains(c))
-}
-
 impl Containers {
     pub fn open(data: &Path) -> Result<Containers, ContainerError> {
         let root = data.join("containers");
@@ -183,8 +185,14 @@ impl Containers {
     }
 
     /// Makes a new container's directories, then claims `name` (or a random free
-    /// one) for it. In that order, a name never points at nothing.
-    pub fn create(&self, name: Option<&str>) -> Result<(String, String, PathBuf), ContainerError> {
+    /// one) for it: its id, name and directory. In that order, a name never points at
+    /// nothing. The container is held (`shim.lock`) until the caller drops the lock
+    /// returned last, once its record is written: a directory without a record that
+    /// nobody holds was left by an interrupted `box run` ([`Containers::unlink_orphan`]).
+    pub fn create(
+        &self,
+        name: Option<&str>,
+    ) -> Result<(String, String, PathBuf, ShimLock), ContainerError> {
         let id = new_id();
         let dir = self.dir(&id);
         for sub in ["upper", "work", "rootfs", "etc"] {
@@ -195,71 +203,15 @@ impl Containers {
         // life with `shim.lock` alone (see `shim_alive`).
         let live = dir.join(LIVE_LOCK);
         fs::File::create(&live).map_err(io_err(&live, "create"))?;
-        let claimed = self.claim_name(name, &id);
-        if claimed.is_err() {
-            let _ = fs::remove_dir_all(&dir);
-        }
-        Ok((id, claimed?, dir))
-    }
-
-    fn claim_name(&self, name: Option<&str>, id: &str) -> Result<String, ContainerError> {
-        Ok(match name {
-            Some(n) => {
-                let n = n.trim_start_matches('/');
-                if !valid_name(n) {
-                    return Err(ContainerError::BadName(n.to_string()));
-                }
-                self.claim(n, id)?;
-                n.to_string()
+        let claimed = self
+            .try_lock(&id)
+            .and_then(|hold| Ok((hold, self.claim_name(name, &id)?)));
+        match claimed {
+            Ok((hold, name)) => Ok((id, name, dir, hold)),
+            Err(e) => {
+                let _ = fs::remove_dir_all(&dir);
+                Err(e)
             }
-            None => loop {
-                let n = random_name();
-                match self.claim(&n, id) {
-                    Ok(()) => break n,
-                    Err(ContainerError::NameInUse { .. }) => continue,
-                    Err(e) => return Err(e),
-                }
-            },
-        })
-    }
-
-    /// Gives container `id` the name `new` instead of its current one, under the
-    /// names' lock: two renames (or a rename and a removal) at once leave exactly one
-    /// name, the one the record says.
-    pub fn rename(&self, id: &str, new: &str) -> Result<(), ContainerError> {
-        let new = new.trim_start_matches('/');
-        if !valid_name(new) {
-            return Err(ContainerError::BadName(new.to_string()));
-        }
-        let _names = self.lock_names()?;
-        let mut spec = self.spec(id)?;
-        self.claim(new, id)?;
-        let old = std::mem::replace(&mut spec.name, new.to_string());
-        if let Err(e) = self.write_spec(&spec) {
-            self.release_name(id, new);
-            return Err(e);
-        }
-        self.release_name(id, &old);
-        Ok(())
-    }
-
-    /// The lock that moving a name takes (held until dropped): a flock on the names'
-    /// directory itself.
-    fn lock_names(&self) -> Result<fs::File, ContainerError> {
-        let path = self.root.join("names");
-        let f = fs::File::open(&path).map_err(io_err(&path, "open"))?;
-        rustix::fs::flock(&f, rustix::fs::FlockOperation::LockExclusive)
-            .map_err(|e| io_err(&path, "lock")(e.into()))?;
-        Ok(f)
-    }
-
-    fn release_name(&self, id: &str, name: &str) {
-        let link = self.root.join("names").join(name);
-        if fs::read_link(&link)
-            .map(|p| p == Path::new(id))
-            .unwrap_or(false)
-        {
-            let _ = fs::remove_file(&link);
         }
     }
 
@@ -413,41 +365,6 @@ impl Containers {
         Ok(st)
     }
 
-    fn claim(&self, name: &str, id: &str) -> Result<(), ContainerError> {
-        let link = self.root.join("names").join(name);
-        match std::os::unix::fs::symlink(id, &link) {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                let owner = fs::read_link(&link)
-                    .map(|p| p.to_string_lossy().into_owned())
-                    .unwrap_or_default();
-                // A name is released before its container's directory goes, so a
-                // name whose directory is gone was left behind (by an older box):
-                // it is free.
-                if !owner.is_empty() && !self.dir(&owner).exists() {
-                    let _names = self.lock_names()?;
-                    if fs::read_link(&link).is_ok_and(|p| p == Path::new(&owner)) {
-                        let _ = fs::remove_file(&link);
-                    }
-                    return std::os::unix::fs::symlink(id, &link).map_err(|e| match e.kind() {
-                        io::ErrorKind::AlreadyExists => ContainerError::NameInUse {
-                            name: name.to_string(),
-                            id: fs::read_link(&link)
-                                .map(|p| p.to_string_lossy().into_owned())
-                                .unwrap_or_default(),
-                        },
-                        _ => io_err(&link, "claim name")(e),
-                    });
-                }
-                Err(ContainerError::NameInUse {
-                    name: name.to_string(),
-                    id: owner,
-                })
-            }
-            Err(e) => Err(io_err(&link, "claim name")(e)),
-        }
-    }
-
     pub fn write_spec(&self, spec: &ContainerSpec) -> Result<(), ContainerError> {
         let bytes = serde_json::to_vec_pretty(spec).expect("specs serialize");
         Ok(replace_atomic(
@@ -556,7 +473,7 @@ mod tests {
     fn names_are_taken_once() {
         let dir = std::env::temp_dir().join(format!("box-ctr-test-{}", std::process::id()));
         let c = Containers::open(&dir).unwrap();
-        let (id, name, d) = c.create(Some("web")).unwrap();
+        let (id, name, d, _) = c.create(Some("web")).unwrap();
         assert_eq!((name.as_str(), id.len()), ("web", 64));
         assert!(d.join("upper").is_dir());
         assert!(matches!(
@@ -567,7 +484,7 @@ mod tests {
             c.create(Some("-bad")),
             Err(ContainerError::BadName(_))
         ));
-        let (_, random, _) = c.create(None).unwrap();
+        let (_, random, _, _) = c.create(None).unwrap();
         assert!(random.contains('_'));
         c.remove(&id, "web").unwrap();
         c.create(Some("web")).unwrap();

@@ -628,7 +628,8 @@ pub(crate) fn argv(args: &[String]) -> Result<Vec<CString>, InitError> {
 /// Finds the program on the container's PATH and execs it; with `--init`, a small
 /// PID 1 stays behind to reap and forward signals. The shim takes the end of `report`
 /// (close-on-exec) as the sign that the command runs: with `--init`, PID 1 closes its
-/// copy once the command is forked off, and the command's copy goes with its exec.
+/// copy (and every other descriptor but stdio) once the command is forked off, and the
+/// command's copy goes with its exec.
 fn exec(
     spec: &ContainerSpec,
     argv: Vec<CString>,
@@ -644,8 +645,12 @@ fn exec(
         nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL),
     )?;
     if spec.init {
-        return sys::init_and_exec(&file_c, &argv, &env, || drop(report.take()))
-            .map_err(|e| exec_error(prog, e));
+        // PID 1 never execs: it lets go of everything it has from the shim itself.
+        return sys::init_and_exec(&file_c, &argv, &env, || {
+            drop(report.take());
+            sys::close_fds_for_good();
+        })
+        .map_err(|e| exec_error(prog, e));
     }
     let e = nix::unistd::execve(&file_c, &argv, &env).unwrap_err();
     Err(exec_error(prog, e.into()))

@@ -107,21 +107,49 @@ pub fn cloexec_inherited_fds() {
         return;
     }
     // Kernels before 5.11: one by one, as /proc lists them.
-    let Ok(dir) = std::fs::read_dir("/proc/self/fd") else {
-        return;
-    };
-    let fds: Vec<i32> = dir
-        .flatten()
-        .filter_map(|e| e.file_name().to_str()?.parse().ok())
-        .filter(|fd| *fd > 2)
-        .collect();
-    for fd in fds {
+    for fd in fds_above_stderr() {
         // SAFETY: F_SETFD only changes the flag of a descriptor number (one that is
-        // not open, such as the listing's own, now closed, fails with EBADF).
+        // not open, such as the listing's own, fails with EBADF).
         unsafe {
             libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
         }
     }
+}
+
+/// Closes every descriptor above stderr, for a process that stays behind without
+/// an exec and will not return to its callers: `--init`'s PID 1, a clone of the shim,
+/// once its command is forked off. Close-on-exec does nothing for it, and it would
+/// otherwise keep the shim's sockets, listener and log open for the container's life.
+pub fn close_fds_for_good() {
+    // SAFETY: close_range(2) takes three integers. Closing descriptors that objects of
+    // this process still own is sound here only because the caller never uses or
+    // drops those objects again: `--init`'s PID 1 goes on with descriptors it makes
+    // afterwards (its signalfd) and ends with `_exit`.
+    let rc = unsafe { libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32) };
+    if rc == 0 {
+        return;
+    }
+    // Kernels before 5.9: one by one, as /proc lists them.
+    for fd in fds_above_stderr() {
+        // SAFETY: as above: the owners of these descriptors are never used again (one
+        // that is not open, such as the listing's own, fails with EBADF).
+        unsafe {
+            libc::close(fd);
+        }
+    }
+}
+
+/// The process's descriptors above stderr, as /proc lists them (the listing's own
+/// among them, closed by the time the caller acts on it).
+fn fds_above_stderr() -> Vec<i32> {
+    std::fs::read_dir("/proc/self/fd")
+        .map(|dir| {
+            dir.flatten()
+                .filter_map(|e| e.file_name().to_str()?.parse().ok())
+                .filter(|fd| *fd > 2)
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// Sends signal `sig` by number, real-time ones included (`SIGRTMIN+3`), which

@@ -251,3 +251,118 @@ fn exec_detach_keys(user: User) {
     });
 }
 per_user!(exec_detach_keys, exec_detach_keys);
+
+/// A `box run -i` dropped for not reading the container's output (its stdout a pipe
+/// nobody reads) has left without detaching: the container's stdin ends with it, as
+/// when the client goes by itself.
+fn stalled_stdin_once_client(user: User) {
+    let sb = Sandbox::new(user);
+    sb.ok(&["pull", "-q", &bb()]);
+    let script = "dd if=/dev/zero bs=1000 count=4000 2>/dev/null; cat >/dev/null; exit 7";
+    let mut client = sb
+        .cmd(&["run", "-i", "--name", "once", &bb(), "sh", "-c", script])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Open, and never closed by this side until the end: only the drop ends it. (The
+    // client itself waits on its full stdout meanwhile.)
+    let input = client.stdin.take();
+    eventually(20, "the client's drop to end the container's stdin", || {
+        sb.run(&["inspect", "once"]).code() == 0 && status(&sb, "once") == "exited"
+    });
+    assert_eq!(inspect(&sb, "once")["State"]["ExitCode"], 7);
+    drop(input);
+    let o = client.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("dropped this client"), "{err}");
+    sb.ok(&["rm", "once"]);
+}
+per_user!(stalled_stdin_once_client, stalled_stdin_once_client);
+
+/// The shim's resident memory, the most it has been (kB).
+fn peak_rss_kb(pid: i64) -> u64 {
+    let st = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    st.lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}
+
+/// Stdin the container does not read yet stays in the kernel's buffers, not in the
+/// shim: tens of MB piped into a container that reads late all arrive, and the shim
+/// stays small. Stdin sent after the container's has closed is not kept at all.
+fn stdin_is_bounded(user: User) {
+    const SIZE: usize = 48 << 20;
+    const SMALL_KB: u64 = 24 << 10;
+    let sb = Sandbox::new(user);
+    sb.ok(&["pull", "-q", &bb()]);
+    let data: Vec<u8> = (0..SIZE).map(|i| (i % 251) as u8).collect();
+    let sum = {
+        let mut c = std::process::Command::new("md5sum")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        c.stdin.take().unwrap().write_all(&data).unwrap();
+        let o = c.wait_with_output().unwrap();
+        String::from_utf8_lossy(&o.stdout)[..32].to_string()
+    };
+    let data = std::sync::Arc::new(data);
+    let feed = |child: &mut std::process::Child| {
+        let mut input = child.stdin.take().unwrap();
+        let data = data.clone();
+        std::thread::spawn(move || {
+            let _ = input.write_all(&data);
+        })
+    };
+    let mut late = sb
+        .cmd(&[
+            "run",
+            "-i",
+            "--name",
+            "late",
+            &bb(),
+            "sh",
+            "-c",
+            "sleep 4; md5sum",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let writer = feed(&mut late);
+    eventually(10, "the container to run", || {
+        sb.run(&["inspect", "late"]).code() == 0 && status(&sb, "late") == "running"
+    });
+    let shim = shim_pid(&sb, "late");
+    std::thread::sleep(Duration::from_secs(2));
+    let peak = peak_rss_kb(shim);
+    let o = late.wait_with_output().unwrap();
+    writer.join().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{o:?}");
+    assert_eq!(String::from_utf8_lossy(&o.stdout)[..32], sum, "every byte");
+    assert!(peak < SMALL_KB, "the shim grew to {peak} kB");
+
+    // The container's stdin closed: what a later attach sends goes nowhere.
+    let m = marker();
+    detached(
+        &sb,
+        &["-i", "--name", "closed"],
+        &format!("exec 0<&-; exec {m}"),
+    );
+    let mut att = sb
+        .cmd(&["attach", "closed"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    feed(&mut att).join().unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    let peak = peak_rss_kb(shim_pid(&sb, "closed"));
+    assert!(peak < SMALL_KB, "the shim grew to {peak} kB");
+    sb.ok(&["rm", "-f", "late", "closed"]);
+    let _ = att.wait();
+}
+per_user!(stdin_is_bounded, stdin_is_bounded);

@@ -19,6 +19,7 @@ mod logs;
 mod network;
 mod ports;
 mod pull;
+mod robust;
 mod run;
 mod store;
 mod survival;

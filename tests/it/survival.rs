@@ -373,3 +373,117 @@ fn inherited_fds(user: User) {
     sb.ok(&["rm", "-f", "bg"]);
 }
 per_user!(inherited_fds, inherited_fds);
+
+/// With `--init`, PID 1 is a clone of the shim that never execs: it lets go of the
+/// shim's descriptors (its sockets, its listener, the log) once the command runs.
+fn init_holds_nothing_of_the_shim(user: User) {
+    let sb = Sandbox::new(user);
+    let m = marker();
+    detached(&sb, &["--init", "--name", "tini"], &format!("exec {m}"));
+    eventually(5, "the command", || processes_with(&m) == 1);
+    let init = inspect(&sb, "tini")["State"]["Pid"].as_i64().unwrap();
+    let open: Vec<(String, String)> = std::fs::read_dir(format!("/proc/{init}/fd"))
+        .unwrap()
+        .flatten()
+        .map(|e| {
+            let to = std::fs::read_link(e.path()).unwrap_or_default();
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                to.display().to_string(),
+            )
+        })
+        .collect();
+    let beyond_stdio: Vec<&(String, String)> = open
+        .iter()
+        .filter(|(n, _)| !["0", "1", "2"].contains(&n.as_str()))
+        .filter(|(_, to)| to != "anon_inode:[signalfd]")
+        .collect();
+    assert!(beyond_stdio.is_empty(), "PID 1 holds {open:?}");
+    sb.ok(&["rm", "-f", "tini"]);
+}
+per_user!(
+    init_holds_nothing_of_the_shim,
+    init_holds_nothing_of_the_shim
+);
+
+/// SIGTERM to a shim after a stop request whose `box stop` was killed before its
+/// SIGKILL (a logout after an interrupted stop): the SIGKILL comes from the shim,
+/// after the stop timeout.
+fn shim_terminated_after_interrupted_stop(user: User) {
+    let sb = Sandbox::new(user);
+    let m = marker();
+    detached(
+        &sb,
+        &["--name", "deaf", "--stop-timeout", "1"],
+        &format!("exec {m}"),
+    );
+    let mut stop = sb.cmd(&["stop", "-t", "600", "deaf"]).spawn().unwrap();
+    std::thread::sleep(Duration::from_millis(700));
+    stop.kill().unwrap();
+    stop.wait().unwrap();
+    assert_eq!(status(&sb, "deaf"), "running", "its PID 1 ignores SIGTERM");
+    signal(shim_pid(&sb, "deaf"), Signal::TERM);
+    eventually(10, "the container to be killed", || {
+        status(&sb, "deaf") == "exited"
+    });
+    assert_eq!(inspect(&sb, "deaf")["State"]["ExitCode"], 137);
+    assert_eq!(processes_with(&m), 0);
+    sb.ok(&["rm", "deaf"]);
+}
+per_user!(
+    shim_terminated_after_interrupted_stop,
+    shim_terminated_after_interrupted_stop
+);
+
+/// A stop that comes while the shim gives a slow client the last output of a run
+/// (a client that takes nothing, for up to two seconds) is kept: under a restart
+/// policy, the container is not started again. The stop is sent as `box stop` sends
+/// it, on a control connection made while the container ran.
+fn stop_while_flushing(user: User) {
+    use box_shim::proto;
+    let sb = Sandbox::new(user);
+    let script =
+        "echo started; sleep 1; dd if=/dev/zero bs=1000 count=900 2>/dev/null | tr '\\0' x; exit 3";
+    detached(&sb, &["--name", "flush", "--restart", "always"], script);
+    // Attached and not read: the end of the run's output waits for it.
+    let stuck = sb
+        .cmd(&["attach", "flush"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let dir = inspect(&sb, "flush")["Box"]["RuntimeDir"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut ctl = std::os::unix::net::UnixStream::connect(format!("{dir}/attach.sock")).unwrap();
+    proto::write_frame(&mut ctl, proto::CONTROL, &[]).unwrap();
+    // The run's end recorded, the shim gives the clients what is left.
+    eventually(10, "the run to end", || {
+        status(&sb, "flush") == "restarting"
+    });
+    proto::write_frame(&mut ctl, proto::STOP, &libc::SIGTERM.to_be_bytes()).unwrap();
+    ctl.set_read_timeout(Some(Duration::from_secs(1))).unwrap();
+    let t = Instant::now();
+    // Until the shim's end (a restarted run would send its own ENDED and EXIT).
+    while t.elapsed() < Duration::from_secs(8) {
+        match proto::read_frame(&mut ctl) {
+            Ok(Some(_)) => continue,
+            Ok(None) => break,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+            Err(e) => panic!("{e}"),
+        }
+    }
+    assert!(
+        t.elapsed() < Duration::from_secs(8),
+        "the shim lived on: {:?}",
+        t.elapsed()
+    );
+    eventually(5, "the shim to end", || status(&sb, "flush") == "exited");
+    assert_eq!(inspect(&sb, "flush")["State"]["ExitCode"], 3);
+    let logs = sb.ok(&["logs", "flush"]).stdout();
+    assert_eq!(logs.matches("started").count(), 1, "run once");
+    drop(stuck.wait_with_output().unwrap());
+    sb.ok(&["rm", "flush"]);
+}
+per_user!(stop_while_flushing, stop_while_flushing);
