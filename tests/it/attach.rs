@@ -11,6 +11,7 @@ use rustix::process::Signal;
 
 use crate::ctr::*;
 use crate::harness::*;
+use crate::term::Session;
 
 fn pause() {
     std::thread::sleep(Duration::from_millis(700));
@@ -21,32 +22,36 @@ fn pause() {
 fn attach_and_detach_keys(user: User) {
     let sb = Sandbox::new(user);
     sb.ok(&["run", "-dit", "--name", "shell", &bb(), "sh"]);
-    let session = |args: &[&str], typed: &[&[u8]]| {
-        let mut s = sb
-            .in_terminal(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut input = s.stdin.take().unwrap();
-        for t in typed {
-            pause();
-            input.write_all(t).unwrap();
+    // Types each line once the one before it has shown its mark (the detach keys
+    // must reach a client in raw mode, past the outer terminal's own Ctrl-Q).
+    let session = |args: &[&str], typed: &[(&[u8], &str)]| {
+        let mut s = Session::start(&sb, args);
+        for (keys, mark) in typed {
+            s.send(keys);
+            if !mark.is_empty() {
+                s.expect(mark);
+            }
         }
-        let o = s.wait_with_output().unwrap();
-        let out = String::from_utf8_lossy(&o.stdout).into_owned();
-        assert_eq!(o.status.code(), Some(0), "{args:?}: {out}");
+        let (status, out) = s.finish();
+        assert_eq!(status.code(), Some(0), "{args:?}: {out}");
         out
     };
     let out = session(
         &["attach", "shell"],
-        &[b"echo attached-$((6*7))\n", b"\x10\x11"],
+        &[
+            (b"echo attached-$((6*7))\n", "attached-42"),
+            (b"\x10\x11", ""),
+        ],
     );
     assert!(out.contains("attached-42"), "{out}");
     assert_eq!(status(&sb, "shell"), "running", "detached, not stopped");
     let out = session(
         &["attach", "--detach-keys", "ctrl-x,x", "shell"],
-        &[b"echo custom-$((6*7))\n", b"\x10\x11\n", b"\x18x"],
+        &[
+            (b"echo custom-$((6*7))\n", "custom-42"),
+            (b"\x10\x11\n", ""),
+            (b"\x18x", ""),
+        ],
     );
     assert!(out.contains("custom-42"), "{out}");
     assert_eq!(status(&sb, "shell"), "running", "detached, not stopped");
@@ -60,7 +65,7 @@ fn attach_and_detach_keys(user: User) {
             &bb(),
             "sh",
         ],
-        &[b"echo fg-$((6*7))\n", b"\x01"],
+        &[(b"echo fg-$((6*7))\n", "fg-42"), (b"\x01", "")],
     );
     assert!(out.contains("fg-42"), "{out}");
     assert_eq!(status(&sb, "fg"), "running", "box run detached from it");
@@ -83,26 +88,18 @@ fn tty_hangup_keeps_container(user: User) {
     // execs the command line), then the whole window gone: `script` killed, its pty
     // hangs up `box attach`'s session (SIGHUP, and stdin at its end).
     for direct in [true, false] {
-        let mut s = sb
-            .in_terminal(&["attach", "shell"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        // Open until `script` has gone: at its end, `script` would type ^D into the
-        // session, which the shell would obey.
-        let input = s.stdin.take();
-        pause();
-        if direct {
+        let mut s = Session::start(&sb, &["attach", "shell"]);
+        s.send(b"echo hup-$((6*7))\n");
+        s.expect("hup-42");
+        let st = if direct {
             let children = format!("/proc/{0}/task/{0}/children", s.id());
             let child = std::fs::read_to_string(children).unwrap();
             let attach: i64 = child.split_whitespace().next().unwrap().parse().unwrap();
             signal(attach, Signal::HUP);
+            s.finish().0
         } else {
-            signal(s.id().into(), Signal::KILL);
-        }
-        let st = s.wait().unwrap();
-        drop(input);
+            s.close_window()
+        };
         if direct {
             assert_eq!(st.code(), Some(128 + libc::SIGHUP), "box attach died of it");
         }
@@ -228,19 +225,17 @@ fn exec_detach_keys(user: User) {
     let sb = Sandbox::new(user);
     detached(&sb, &["--name", "box1"], "sleep 300");
     let m = marker();
-    let mut s = sb
-        .in_terminal(&["exec", "-it", "--detach-keys", "ctrl-x", "box1", "sh"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut input = s.stdin.take().unwrap();
-    pause();
-    input.write_all(format!("exec {m}\n").as_bytes()).unwrap();
-    pause();
-    input.write_all(b"\x18").unwrap();
-    let o = s.wait_with_output().unwrap();
-    assert_eq!(o.status.code(), Some(0), "{o:?}");
+    let mut s = Session::start(
+        &sb,
+        &["exec", "-it", "--detach-keys", "ctrl-x", "box1", "sh"],
+    );
+    s.send(b"echo ex-$((6*7))\n");
+    s.expect("ex-42");
+    s.send(format!("exec {m}\n").as_bytes());
+    eventually(30, "the command to run", || processes_with(&m) == 1);
+    s.send(b"\x18");
+    let (status, out) = s.finish();
+    assert_eq!(status.code(), Some(0), "{out}");
     pause();
     assert_eq!(processes_with(&m), 1, "the command runs on");
     sb.run(&["exec", "-it", "--detach-keys", "ctrl-", "box1", "true"])

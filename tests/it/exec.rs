@@ -5,6 +5,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use crate::harness::*;
+use crate::term::Session;
 
 fn bb() -> String {
     image("busybox")
@@ -270,29 +271,23 @@ fn terminal(user: User) {
     );
     assert_eq!(o.status.code(), Some(0), "{out}");
 
-    let mut s = sb
-        .in_terminal(&["exec", "-it", "c", "sh"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut input = s.stdin.take().unwrap();
-    let pause = || std::thread::sleep(Duration::from_millis(700));
-    pause();
-    input.write_all(b"sleep 30\n").unwrap();
-    pause();
-    input.write_all(b"\x03").unwrap();
-    pause();
-    input.write_all(b"echo after-$((40+2)); tty\n").unwrap();
-    pause();
-    input.write_all(b"exit 5\n").unwrap();
-    let o = s.wait_with_output().unwrap();
-    let out = String::from_utf8_lossy(&o.stdout);
+    let mut s = Session::start(&sb, &["exec", "-it", "c", "sh"]);
+    s.send(b"echo up-$((6*7))\n");
+    s.expect("up-42");
+    s.send(b"sleep 30\n");
+    // Until `sleep` runs: nothing it prints says so.
+    std::thread::sleep(Duration::from_millis(700));
+    s.send(b"\x03");
+    s.expect("^C");
+    s.send(b"echo after-$((40+2)); tty\n");
+    s.expect("after-42");
+    s.send(b"exit 5\n");
+    let (status, out) = s.finish();
     assert!(
         out.contains("after-42") && out.contains("/dev/pts/"),
         "Ctrl-C stops the foreground command, the shell lives on: {out}"
     );
-    assert_eq!(o.status.code(), Some(5), "{out}");
+    assert_eq!(status.code(), Some(5), "{out}");
 }
 per_user!(terminal, terminal);
 

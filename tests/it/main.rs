@@ -23,4 +23,5 @@ mod robust;
 mod run;
 mod store;
 mod survival;
+mod term;
 mod usernet;

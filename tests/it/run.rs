@@ -5,6 +5,7 @@ use std::os::unix::fs::MetadataExt;
 use std::process::Stdio;
 
 use crate::harness::*;
+use crate::term::Session;
 
 fn bb() -> String {
     image("busybox")
@@ -378,30 +379,24 @@ fn signals_are_forwarded() {
 fn terminal_session() {
     let sb = Sandbox::new(User::Sub);
     sb.ok(&["pull", "-q", &bb()]);
-    let mut s = sb
-        .in_terminal(&["run", "--rm", "-it", &bb(), "sh"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut input = s.stdin.take().unwrap();
-    let pause = || std::thread::sleep(std::time::Duration::from_millis(700));
-    pause();
-    input.write_all(b"sleep 30\n").unwrap();
-    pause();
-    input.write_all(b"\x03").unwrap();
-    pause();
-    input.write_all(b"echo after-$((40+2)); tty\n").unwrap();
-    pause();
-    input.write_all(b"exit 7\n").unwrap();
-    let o = s.wait_with_output().unwrap();
-    let out = String::from_utf8_lossy(&o.stdout);
+    let mut s = Session::start(&sb, &["run", "--rm", "-it", &bb(), "sh"]);
+    s.send(b"echo up-$((6*7))\n");
+    s.expect("up-42");
+    s.send(b"sleep 30\n");
+    // Until `sleep` runs: nothing it prints says so.
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    s.send(b"\x03");
+    s.expect("^C");
+    s.send(b"echo after-$((40+2)); tty\n");
+    s.expect("after-42");
+    s.send(b"exit 7\n");
+    let (status, out) = s.finish();
     assert!(out.contains("^C") && out.contains("after-42"), "{out}");
     assert!(
         out.contains("/dev/pts/0"),
         "the terminal is the container's own: {out}"
     );
-    assert_eq!(o.status.code(), Some(7), "{out}");
+    assert_eq!(status.code(), Some(7), "{out}");
 }
 
 /// An image of 120 layers mounts (overlay's option string is one page long: box

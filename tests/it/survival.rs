@@ -11,6 +11,7 @@ use rustix::process::Signal;
 
 use crate::ctr::*;
 use crate::harness::*;
+use crate::term::Session;
 
 /// A shim killed with SIGKILL takes its container along, and leaves a state that no
 /// longer claims to run; the runtime directory gone (a reboot) changes nothing.
@@ -95,19 +96,12 @@ per_user!(foreground_client_killed, foreground_client_killed);
 fn terminal_closed(user: User) {
     let sb = Sandbox::new(user);
     sb.ok(&["pull", "-q", &bb()]);
-    let mut s = sb
-        .in_terminal(&["run", "-it", "--name", "tty", &bb(), "sh"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(800));
-    // `script` owns the terminal: killing it hangs up the session, as closing a
-    // window (its stdin stays open until then, or it would type ^D into the session).
-    let input = s.stdin.take();
-    signal(s.id().into(), Signal::KILL);
-    s.wait().unwrap();
-    drop(input);
+    let mut s = Session::start(&sb, &["run", "-it", "--name", "tty", &bb(), "sh"]);
+    // Attached, its shell listening: a window closed before then leaves a container
+    // that never started (its shim gives up on a client that never came).
+    s.send(b"echo up-$((6*7))\n");
+    s.expect("up-42");
+    s.close_window();
     eventually(10, "the session's shell to end", || {
         status(&sb, "tty") == "exited"
     });
