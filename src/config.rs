@@ -168,6 +168,12 @@ impl Config {
     pub fn default_registry(&self) -> &str {
         self.registries.default.as_deref().unwrap_or(DOCKER_HUB)
     }
+
+    /// Whether box speaks plain HTTP to `registry`: loopback ones and `insecure` ones.
+    pub fn plain_http(&self, registry: &str) -> bool {
+        crate::image::reference::is_loopback_host(registry)
+            || self.registries.insecure.iter().any(|h| h == registry)
+    }
 }
 
 #[cfg(test)]

@@ -274,15 +274,14 @@ impl Supervisor {
             } else {
                 PollTimeout::NONE
             };
-            let indefinite = wait == PollTimeout::NONE;
-            let mut polled = poll(&mut fds, if indefinite { PollTimeout::ZERO } else { wait });
-            if indefinite && polled == Ok(0) {
-                // Nothing to do now (a command that has ended already would have
-                // its SIGCHLD here): the first time, settle before sleeping.
-                if !settled {
-                    settled = true;
-                    idle();
-                }
+            // Before the first indefinite sleep, a look without waiting: if there is
+            // nothing to do (a command that has ended already would have its SIGCHLD
+            // here), the shim settles first.
+            let first_sleep = wait == PollTimeout::NONE && !settled;
+            let mut polled = poll(&mut fds, if first_sleep { PollTimeout::ZERO } else { wait });
+            if first_sleep && polled == Ok(0) {
+                settled = true;
+                idle();
                 polled = poll(&mut fds, PollTimeout::NONE);
             }
             if polled.is_err() {

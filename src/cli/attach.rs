@@ -3,7 +3,7 @@
 //! sizes, and returns the container's exit status. Used by `box run`, `box attach`
 //! and `box start -a`.
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::sync::atomic::{AtomicI32, Ordering};
@@ -14,7 +14,7 @@ use box_shim::proto;
 use boxc::container::control::Control;
 use nix::sys::signal::{SigSet, Signal};
 
-use super::terminal::{die_of, winsize, DetachKeys, DetachScan, RawMode};
+use super::terminal::{copy_stdin, die_of, winsize, DetachKeys, RawMode, StdinEnd};
 use super::StatusError;
 
 /// Signals `box` passes on to the container (with `--sig-proxy`, without a terminal)
@@ -197,31 +197,16 @@ fn relay_stdin(
     send: impl Fn(u8, &[u8]),
     leave: impl Fn(i32),
 ) {
-    let mut buf = [0u8; 32 * 1024];
-    let mut stdin = std::io::stdin().lock();
-    let mut scan = keys.as_ref().map(DetachScan::new);
-    loop {
-        let n = match stdin.read(&mut buf) {
-            Ok(0) | Err(_) => {
-                if once {
-                    send(proto::STDIN_EOF, &[]);
-                }
-                return;
-            }
-            Ok(n) => n,
-        };
-        let Some(scan) = scan.as_mut() else {
-            send(proto::STDIN, &buf[..n]);
-            continue;
-        };
-        let (pass, detach) = scan.scan(&buf[..n]);
-        if !pass.is_empty() {
-            send(proto::STDIN, &pass);
-        }
-        if detach {
+    let copied = copy_stdin(keys.as_ref(), |b| {
+        send(proto::STDIN, b);
+        true
+    });
+    match copied {
+        StdinEnd::Ended if once => send(proto::STDIN_EOF, &[]),
+        StdinEnd::Ended => {}
+        StdinEnd::Detached => {
             send(proto::DETACH, &[]);
             leave(DETACHED);
-            return;
         }
     }
 }

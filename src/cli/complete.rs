@@ -63,14 +63,13 @@ enum Kind {
     ContainersOrImages,
     /// `box cp`: `CONTAINER:PATH` or a local path.
     CopyPath,
-    /// `box help COMMAND`.
-    Commands,
     /// User networks; for `run --network` also the built-in modes.
     Networks,
     NetworkModes,
 }
 
-/// Which argument of which (sub)command names what. Docker's choices: commands that
+/// Which argument of which (sub)command names what (other spellings of a command,
+/// `container rm` say, complete as it does: see [`rows`]). Docker's choices: commands that
 /// need a running container offer running ones (`port` too: only a running
 /// container's ports are published), `start` stopped ones.
 const ARGS: &[(&str, &str, Kind)] = &[
@@ -90,36 +89,14 @@ const ARGS: &[(&str, &str, Kind)] = &[
     ("inspect", "names", Kind::ContainersOrImages),
     ("cp", "src", Kind::CopyPath),
     ("cp", "dest", Kind::CopyPath),
-    ("container exec", "container", Kind::Running),
-    ("container attach", "container", Kind::Running),
-    ("container stop", "containers", Kind::Running),
-    ("container kill", "containers", Kind::Running),
-    ("container start", "containers", Kind::Stopped),
-    ("container restart", "containers", Kind::Containers),
-    ("container rm", "containers", Kind::Containers),
-    ("container logs", "container", Kind::Containers),
-    ("container wait", "containers", Kind::Containers),
-    ("container rename", "container", Kind::Containers),
+    // Unlike `box inspect`, `box container inspect` is about containers only.
     ("container inspect", "names", Kind::Containers),
-    ("container run", "image", Kind::Images),
-    ("container run", "network", Kind::NetworkModes),
-    ("container run", "link", Kind::Running),
-    ("container top", "container", Kind::Running),
-    ("container port", "container", Kind::Running),
-    ("container cp", "src", Kind::CopyPath),
-    ("container cp", "dest", Kind::CopyPath),
     ("pull", "image", Kind::Images),
     ("rmi", "images", Kind::Images),
     ("tag", "source", Kind::Images),
     ("tag", "target", Kind::Images),
     ("images", "repository", Kind::Images),
-    ("image pull", "image", Kind::Images),
-    ("image rm", "images", Kind::Images),
-    ("image tag", "source", Kind::Images),
-    ("image tag", "target", Kind::Images),
     ("image inspect", "images", Kind::Images),
-    ("image ls", "repository", Kind::Images),
-    ("help", "command", Kind::Commands),
     ("run", "network", Kind::NetworkModes),
     ("run", "link", Kind::Running),
     ("network rm", "networks", Kind::Networks),
@@ -135,7 +112,7 @@ const ARGS: &[(&str, &str, Kind)] = &[
 /// changed in place: clap numbers positionals, and lists subcommands, in the order
 /// they were added.
 pub fn attach(mut cmd: Command) -> Command {
-    for &(path, arg, kind) in ARGS {
+    for (path, arg, kind) in rows() {
         cmd = at_path(cmd, path, &mut |sub| {
             sub.mut_args(|a| {
                 if a.get_id() == arg {
@@ -149,6 +126,19 @@ pub fn attach(mut cmd: Command) -> Command {
         });
     }
     cmd
+}
+
+/// The rows of `ARGS`, and those of each other spelling of a command (`container rm`
+/// is `rm`), unless `ARGS` gives that spelling a row of its own for the argument.
+fn rows() -> impl Iterator<Item = (&'static str, &'static str, Kind)> {
+    let aliased = super::help::ALIASES.iter().flat_map(|&(alias, target)| {
+        ARGS.iter()
+            .filter(move |&&(p, arg, _)| {
+                p == target && !ARGS.iter().any(|&(q, a, _)| q == alias && a == arg)
+            })
+            .map(move |&(_, arg, kind)| (alias, arg, kind))
+    });
+    ARGS.iter().copied().chain(aliased)
 }
 
 fn at_path(cmd: Command, path: &str, f: &mut dyn FnMut(Command) -> Command) -> Command {
@@ -295,8 +285,6 @@ fn complete_names(kind: Kind, current: &OsStr) -> Vec<CompletionCandidate> {
                 .map(CompletionCandidate::new)
                 .collect();
         }
-        // `candidates` answers for `help` itself, knowing the words before.
-        Kind::Commands => out = commands(&[], cur),
     }
     out
 }
@@ -444,7 +432,7 @@ mod tests {
         use clap::CommandFactory;
         let mut cmd = super::super::Cli::command();
         cmd.build();
-        for &(path, arg, _) in ARGS {
+        for (path, arg, _) in rows() {
             let mut sub = &cmd;
             for part in path.split(' ') {
                 sub = sub
@@ -463,19 +451,15 @@ mod tests {
     const FREE: &[(&str, &str)] = &[
         ("run", "command"),
         ("exec", "command"),
-        ("container run", "command"),
-        ("container exec", "command"),
         ("rename", "new_name"),
-        ("container rename", "new_name"),
         ("port", "port"),
-        ("container port", "port"),
         ("top", "ps_options"),
-        ("container top", "ps_options"),
         ("network create", "name"),
         ("completion", "shell"),
         ("volume", "args"),
         ("build", "args"),
-        ("image build", "args"),
+        // `candidates` answers for `help` itself, knowing the words before.
+        ("help", "command"),
     ];
 
     /// Every argument that names a container, an image, a network or a command
@@ -486,8 +470,13 @@ mod tests {
         fn walk(cmd: &Command, path: &str, missing: &mut Vec<String>) {
             for a in cmd.get_positionals() {
                 let id = a.get_id().as_str();
-                let known = ARGS.iter().any(|(p, arg, _)| *p == path && *arg == id)
-                    || FREE.iter().any(|(p, arg)| *p == path && *arg == id);
+                // Another spelling of a command is free where that command is.
+                let spelled = crate::cli::help::ALIASES
+                    .iter()
+                    .find(|(alias, _)| *alias == path)
+                    .map_or(path, |(_, target)| *target);
+                let known = rows().any(|(p, arg, _)| p == path && arg == id)
+                    || FREE.iter().any(|(p, arg)| *p == spelled && *arg == id);
                 if !known {
                     missing.push(format!("{path:?} {id:?}"));
                 }

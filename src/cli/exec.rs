@@ -15,7 +15,7 @@ use boxc::container::{Containers, Status};
 use boxc::runtime::exec::{self, ExecError, Request, Stdio, Target};
 use boxc::runtime::spec;
 
-use super::terminal::{self, DetachKeys, DetachScan};
+use super::terminal::{self, DetachKeys};
 use super::{attach, Ctx, StatusError};
 
 #[derive(clap::Args)]
@@ -188,22 +188,9 @@ fn relay(master: OwnedFd, stdin: Option<DetachKeys>) -> Result<Relayed> {
     if let Some(keys) = stdin {
         let mut master = master.try_clone()?;
         std::thread::spawn(move || {
-            let mut scan = DetachScan::new(&keys);
-            let mut buf = [0u8; 32 * 1024];
-            let mut input = std::io::stdin().lock();
-            loop {
-                let n = match input.read(&mut buf) {
-                    Ok(0) | Err(_) => return,
-                    Ok(n) => n,
-                };
-                let (pass, detach) = scan.scan(&buf[..n]);
-                if master.write_all(&pass).is_err() {
-                    return;
-                }
-                if detach {
-                    let _ = nix::unistd::write(&detach_w, &[1]);
-                    return;
-                }
+            let copied = terminal::copy_stdin(Some(&keys), |b| master.write_all(b).is_ok());
+            if copied == terminal::StdinEnd::Detached {
+                let _ = nix::unistd::write(&detach_w, &[1]);
             }
         });
     }

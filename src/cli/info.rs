@@ -3,7 +3,7 @@
 
 use anyhow::Result;
 
-use boxc::image::reference::{is_loopback_host, DOCKER_HUB};
+use boxc::image::reference::DOCKER_HUB;
 use boxc::network::Network;
 use boxc::runtime::idmap::{find_program, parse_subid, user_name, IdMapping};
 use boxc::runtime::storage;
@@ -69,7 +69,7 @@ fn info_json(ctx: &Ctx) -> Result<Value> {
     network_drivers.extend(
         ["pasta", "slirp4netns"]
             .into_iter()
-            .filter(|p| find_program(p).is_some()),
+            .filter(|p| !helpers[*p].is_null()),
     );
     let cgroup_v2 = std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists();
     let exe = std::env::current_exe().unwrap_or_else(|_| "box".into());
@@ -123,7 +123,7 @@ fn info_json(ctx: &Ctx) -> Result<Value> {
         "NFd": std::fs::read_dir("/proc/self/fd").map_or(0, |d| d.count()),
         "OomKillDisable": false,
         // No goroutines: box's threads.
-        "NGoroutines": read("/proc/self/status").lines().find_map(|l| l.strip_prefix("Threads:")).and_then(|n| n.trim().parse::<u64>().ok()).unwrap_or(1),
+        "NGoroutines": boxc::sys::thread_count().unwrap_or(1),
         "SystemTime": chrono::Local::now().to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
         "LoggingDriver": "json-file",
         "CgroupDriver": "none",
@@ -217,18 +217,13 @@ fn index_server(config: &boxc::config::Config) -> String {
         DOCKER_HUB => "https://index.docker.io/v1/".into(),
         r => format!(
             "{}://{r}/",
-            if plain_http(config, r) {
+            if config.plain_http(r) {
                 "http"
             } else {
                 "https"
             }
         ),
     }
-}
-
-/// Whether box speaks plain HTTP to `registry`: loopback ones and `insecure` ones.
-fn plain_http(config: &boxc::config::Config, registry: &str) -> bool {
-    is_loopback_host(registry) || config.registries.insecure.iter().any(|h| h == registry)
 }
 
 /// Docker's `RegistryConfig`, from `config.toml`: every registry it names, and
@@ -246,7 +241,7 @@ fn registry_config(config: &boxc::config::Config) -> Value {
             let index = json!({
                 "Name": n,
                 "Mirrors": r.mirrors.get(n).cloned().unwrap_or_default(),
-                "Secure": !plain_http(config, n),
+                "Secure": !config.plain_http(n),
                 "Official": n == DOCKER_HUB,
             });
             (n.to_string(), index)

@@ -237,22 +237,19 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<i32> {
         serde_json::from_slice(&store.blob(&image.config_digest)?).context("image config")?;
     let image_cfg = ImageRunConfig::from_image_config(&config);
     let host_loopback = extra_hosts.iter().any(|h| h.ip.is_none());
+    let image_exposed: Vec<String> = image_cfg
+        .exposed_ports
+        .iter()
+        .flat_map(|m| m.keys().cloned())
+        .collect();
     if a.publish_all && matches!(network, Network::Pasta | Network::Slirp4netns) {
-        let keys: Vec<String> = image_cfg
-            .exposed_ports
-            .iter()
-            .flat_map(|m| m.keys().cloned())
-            .chain(exposed.iter().cloned())
-            .collect();
-        // A port `-p` publishes is not published again, as Docker's.
-        let all = boxc::network::ports::exposed(&keys);
-        let mut seen: Vec<(u16, boxc::network::Proto)> = requests
-            .iter()
-            .map(|r| (r.container_port, r.proto))
-            .collect();
-        for r in all {
-            if !seen.contains(&(r.container_port, r.proto)) {
-                seen.push((r.container_port, r.proto));
+        let keys: Vec<String> = image_exposed.iter().chain(&exposed).cloned().collect();
+        for r in boxc::network::ports::exposed(&keys) {
+            // A port `-p` publishes is not published again, as Docker's.
+            let same = |q: &boxc::network::ports::PortRequest| {
+                (q.container_port, q.proto) == (r.container_port, r.proto)
+            };
+            if !requests.iter().any(same) {
                 requests.push(r);
             }
         }
@@ -390,11 +387,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<i32> {
                 cap_add: normalized_caps(&a.cap_add)?,
                 cap_drop: normalized_caps(&a.cap_drop)?,
                 publish_all: a.publish_all,
-                exposed_ports: image_cfg
-                    .exposed_ports
-                    .iter()
-                    .flat_map(|m| m.keys().cloned())
-                    .collect(),
+                exposed_ports: image_exposed,
                 detach: a.detach,
             },
         };

@@ -59,9 +59,10 @@ pub fn sockets(ctx: &Ctx, containers: &Containers, id: &str) -> Vec<PathBuf> {
 
 /// The socket to attach to: the first of [`sockets`] that exists.
 pub fn attach_socket(ctx: &Ctx, containers: &Containers, id: &str) -> PathBuf {
-    let mut all = sockets(ctx, containers, id);
-    let own = all.pop().unwrap_or_else(|| socket_path(ctx, id));
-    all.into_iter().find(|p| p.exists()).unwrap_or(own)
+    sockets(ctx, containers, id)
+        .into_iter()
+        .find(|p| p.exists())
+        .unwrap_or_else(|| socket_path(ctx, id))
 }
 
 /// The runtime directories the container's shims may have left: those of
@@ -237,9 +238,8 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<i32> {
             }
         }
         if spec.remove && !again.get() {
-            // By its name now: `box rename` may have changed it meanwhile.
-            let name = containers.spec(&id).map_or(spec.name.clone(), |s| s.name);
-            if let Ok(trash) = containers.unlink(&id, &name) {
+            // `unlink` goes by the name the record has now (a rename may have changed it).
+            if let Ok(trash) = containers.unlink(&id, &spec.name) {
                 if boxc::network::user::is_member(&spec) {
                     boxc::network::user::refresh_members(&ctx.dirs.data, &containers);
                 }

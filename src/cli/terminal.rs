@@ -126,6 +126,43 @@ impl DetachScan {
     }
 }
 
+/// How a copy of stdin ([`copy_stdin`]) ended.
+#[derive(Debug, PartialEq, Eq)]
+pub enum StdinEnd {
+    /// Stdin ended, or the other side took no more.
+    Ended,
+    /// The user typed the detach keys.
+    Detached,
+}
+
+/// Copies this process's stdin to `pass` (which says whether it took the bytes) until
+/// it ends, or until the detach keys, which are not passed on.
+pub fn copy_stdin(keys: Option<&DetachKeys>, mut pass: impl FnMut(&[u8]) -> bool) -> StdinEnd {
+    use std::io::Read;
+    let mut buf = [0u8; 32 * 1024];
+    let mut stdin = std::io::stdin().lock();
+    let mut scan = keys.map(DetachScan::new);
+    loop {
+        let n = match stdin.read(&mut buf) {
+            Ok(0) | Err(_) => return StdinEnd::Ended,
+            Ok(n) => n,
+        };
+        let Some(scan) = scan.as_mut() else {
+            if !pass(&buf[..n]) {
+                return StdinEnd::Ended;
+            }
+            continue;
+        };
+        let (bytes, detach) = scan.scan(&buf[..n]);
+        if !bytes.is_empty() && !pass(&bytes) {
+            return StdinEnd::Ended;
+        }
+        if detach {
+            return StdinEnd::Detached;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -162,14 +162,7 @@ impl ShimProcess {
     /// Sends `sig` to `child` (the container's first process, as the state records
     /// it) if that is the shim's child still; returns whether it was sent.
     pub fn signal_child(&self, child: i32, sig: i32) -> bool {
-        parent_of(child) == Some(self.pid) && crate::sys::kill(child, sig).is_ok()
+        crate::runtime::procs::parent_of(child) == Some(self.pid)
+            && crate::sys::kill(child, sig).is_ok()
     }
-}
-
-/// A process's parent, from `/proc/PID/stat` (its fourth field, after the command
-/// name in parentheses, which may hold anything).
-fn parent_of(pid: i32) -> Option<i32> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let rest = &stat[stat.rfind(')')? + 1..];
-    rest.split_whitespace().nth(1)?.parse().ok()
 }

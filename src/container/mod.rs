@@ -221,7 +221,7 @@ impl Containers {
         let key = key.trim_start_matches('/');
         if let Ok(target) = fs::read_link(self.root.join("names").join(key)) {
             let id = target.to_string_lossy().into_owned();
-            if self.dir(&id).join("container.json").exists() {
+            if self.has_record(&id) {
                 return Ok(id);
             }
         }
@@ -273,17 +273,9 @@ impl Containers {
     /// which marks the shim alive. `Busy` if a shim runs already.
     pub fn lock_as_shim(&self, id: &str, wait: Duration) -> Result<ShimLock, ContainerError> {
         let deadline = Instant::now() + wait;
-        let hold = loop {
-            match self.flock(id, "shim.lock") {
-                Ok(f) => break f,
-                Err(ContainerError::Busy(_))
-                    if !self.shim_alive(id) && Instant::now() < deadline =>
-                {
-                    std::thread::sleep(Duration::from_millis(10));
-                }
-                Err(e) => return Err(e),
-            }
-        };
+        let mut lock = self
+            .hold_stopped(id, wait)?
+            .ok_or_else(|| ContainerError::Busy(id[..12.min(id.len())].to_string()))?;
         // A shim that just ended may still hold its `live.lock` for a moment.
         let live = loop {
             match self.flock(id, LIVE_LOCK) {
@@ -294,10 +286,8 @@ impl Containers {
                 Err(e) => return Err(e),
             }
         };
-        Ok(ShimLock {
-            _hold: hold,
-            _live: Some(live),
-        })
+        lock._live = Some(live);
+        Ok(lock)
     }
 
     /// An exclusive, non-blocking flock on one of the container's lock files.
@@ -435,6 +425,12 @@ impl Containers {
         let _names = self.lock_names()?;
         let name = self.spec(id).map_or_else(|_| name.to_string(), |s| s.name);
         self.release_name(id, &name);
+        self.to_trash(id)
+    }
+
+    /// Moves the container's directory aside in one step (no command sees half a
+    /// container), to be deleted at leisure; already gone is fine.
+    fn to_trash(&self, id: &str) -> Result<PathBuf, ContainerError> {
         let dir = self.dir(id);
         let trash = self.root.join(format!(".trash-{id}"));
         match fs::rename(&dir, &trash) {

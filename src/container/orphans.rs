@@ -66,11 +66,6 @@ impl Containers {
                 let _ = fs::remove_file(e.path());
             }
         }
-        let trash = self.root.join(format!(".trash-{id}"));
-        match fs::rename(&dir, &trash) {
-            Ok(()) => Ok(trash),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(trash),
-            Err(e) => Err(io_err(&dir, "remove")(e)),
-        }
+        self.to_trash(id)
     }
 }

@@ -15,7 +15,7 @@ use thiserror::Error;
 
 use super::auth::Credentials;
 use super::manifest::{Descriptor, ACCEPTED};
-use super::reference::{is_loopback_host, ImageRef};
+use super::reference::ImageRef;
 use crate::config::Config;
 
 #[derive(Debug, Error)]
@@ -66,7 +66,7 @@ impl Registry {
     }
 
     pub fn new(config: &Config, host: &str, creds: Option<Credentials>) -> Registry {
-        let plain = is_loopback_host(host) || config.registries.insecure.iter().any(|h| h == host);
+        let plain = config.plain_http(host);
         let protocol = if plain {
             ClientProtocol::Http
         } else {

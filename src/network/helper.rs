@@ -29,6 +29,8 @@ pub const PASTA_DNS: &str = "169.254.1.1";
 /// slirp4netns's built-in resolver and host gateway, on its default 10.0.2.0/24.
 pub const SLIRP_DNS: &str = "10.0.2.3";
 pub const SLIRP_GATEWAY: &str = "10.0.2.2";
+/// slirp4netns's address for the container in its default 10.0.2.0/24.
+pub const SLIRP_ADDRESS: &str = "10.0.2.100";
 
 #[derive(Debug, Error)]
 pub enum HelperError {
@@ -384,12 +386,18 @@ fn add_hostfwd(api: &Path, m: &PortMapping) -> Result<(), String> {
 /// The host's default gateway, as pasta copies it into the container: where
 /// `host-gateway` leads with pasta.
 pub fn host_gateway() -> Option<IpAddr> {
+    default_route().map(|(_, gateway)| IpAddr::V4(gateway))
+}
+
+/// The interface and gateway of the host's IPv4 default route, from
+/// `/proc/net/route` (addresses there are in the kernel's byte order).
+pub fn default_route() -> Option<(String, std::net::Ipv4Addr)> {
     let routes = std::fs::read_to_string("/proc/net/route").ok()?;
     routes.lines().skip(1).find_map(|l| {
         let f: Vec<&str> = l.split_whitespace().collect();
         if f.len() > 2 && f[1] == "00000000" {
             let g = u32::from_str_radix(f[2], 16).ok()?;
-            Some(IpAddr::V4(std::net::Ipv4Addr::from(g.swap_bytes())))
+            Some((f[0].to_string(), std::net::Ipv4Addr::from(g.swap_bytes())))
         } else {
             None
         }

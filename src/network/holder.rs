@@ -188,11 +188,7 @@ pub fn run(runtime: &Path, idmap: &IdMapping) -> i32 {
     let _ = nix::unistd::setsid();
     // Whatever its starter blocked (a shim blocks SIGTERM for its signalfd): the
     // SIGTERM of a logout or a shutdown must end it.
-    let _ = nix::sys::signal::sigprocmask(
-        nix::sys::signal::SigmaskHow::SIG_SETMASK,
-        Some(&nix::sys::signal::SigSet::empty()),
-        None,
-    );
+    crate::sys::unblock_all_signals();
     let alive = match lock_file(
         &d.join("alive.lock"),
         FlockOperation::NonBlockingLockExclusive,

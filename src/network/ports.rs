@@ -363,6 +363,23 @@ fn taken(e: &PortError) -> bool {
     matches!(e, PortError::Taken { .. } | PortError::RangeTaken { .. })
 }
 
+/// `attempt`, and once more (once per command: `waited`) after the helpers that are
+/// releasing ports have let them go, if it found a port taken.
+fn retry_once_released<T>(
+    waited: &mut bool,
+    runtime_root: &Path,
+    mut attempt: impl FnMut() -> Result<T, PortError>,
+) -> Result<T, PortError> {
+    match attempt() {
+        Err(e) if taken(&e) && !*waited => {
+            *waited = true;
+            super::release::wait_released(runtime_root);
+            attempt()
+        }
+        r => r,
+    }
+}
+
 /// Chooses a host port for every request, as `fwd` can forward it; `runtime_root` is
 /// where the shims mark helpers still releasing their ports.
 pub fn reserve(
@@ -375,25 +392,22 @@ pub fn reserve(
     let mut waited = false;
     for r in reqs {
         let range = candidates(r, fwd)?;
-        let (sock, port) = loop {
-            match pick(r.host_ip, range, r.proto) {
-                Ok(x) => break x,
-                Err(e) if taken(&e) && !waited => {
-                    waited = true;
-                    super::release::wait_released(runtime_root);
-                }
-                // pasta's only choice was the container's own port number.
-                Err(e) if range != r.host && fwd == Forwarder::Pasta => {
-                    return Err(pasta_udp(
-                        r,
-                        match e {
-                            PortError::Bind { source, .. } => SamePort::Denied(source),
-                            _ => SamePort::Taken,
-                        },
-                    ))
-                }
-                Err(e) => return Err(e),
+        let picked = retry_once_released(&mut waited, runtime_root, || {
+            pick(r.host_ip, range, r.proto)
+        });
+        let (sock, port) = match picked {
+            Ok(x) => x,
+            // pasta's only choice was the container's own port number.
+            Err(e) if range != r.host && fwd == Forwarder::Pasta => {
+                return Err(pasta_udp(
+                    r,
+                    match e {
+                        PortError::Bind { source, .. } => SamePort::Denied(source),
+                        _ => SamePort::Taken,
+                    },
+                ))
             }
+            Err(e) => return Err(e),
         };
         held.push(sock);
         out.push(PortMapping {
@@ -412,19 +426,10 @@ pub fn check(mappings: &[PortMapping], runtime_root: &Path) -> Result<(), PortEr
     let mut held = Vec::new();
     let mut waited = false;
     for m in mappings {
-        loop {
-            match probe(m.host_ip, m.host_port, m.proto) {
-                Ok((sock, _)) => {
-                    held.push(sock);
-                    break;
-                }
-                Err(e) if taken(&e) && !waited => {
-                    waited = true;
-                    super::release::wait_released(runtime_root);
-                }
-                Err(e) => return Err(e),
-            }
-        }
+        let (sock, _) = retry_once_released(&mut waited, runtime_root, || {
+            probe(m.host_ip, m.host_port, m.proto)
+        })?;
+        held.push(sock);
     }
     Ok(())
 }

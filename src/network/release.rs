@@ -64,19 +64,8 @@ fn releasing(root: &Path) -> bool {
         std::fs::read_to_string(d.path().join(RELEASING))
             .ok()
             .and_then(|p| p.trim().parse::<i32>().ok())
-            .is_some_and(living)
+            .is_some_and(crate::runtime::procs::living)
     })
-}
-
-/// Whether process `pid` exists and has not exited (a zombie has).
-fn living(pid: i32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .ok()
-        .and_then(|s| {
-            s.rsplit_once(')')
-                .and_then(|(_, rest)| rest.trim_start().chars().next())
-        })
-        .is_some_and(|state| state != 'Z' && state != 'X')
 }
 
 #[cfg(test)]

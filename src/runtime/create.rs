@@ -558,6 +558,13 @@ fn remove_as_user(dir: &std::path::Path) -> bool {
         }
     }
     open_up(dir, rustix::process::getuid().as_raw());
+    remove_tree(dir)
+}
+
+/// Removes `dir`; true if it is gone. Another removal may be finishing the same tree
+/// (`box rm` finishes what interrupted removals left): gone is gone, whoever removed
+/// what.
+fn remove_tree(dir: &std::path::Path) -> bool {
     std::fs::remove_dir_all(dir).is_ok() || !dir.exists()
 }
 
@@ -570,8 +577,7 @@ pub fn remove_as_container(
     dir: &std::path::Path,
 ) -> std::io::Result<()> {
     if *idmap == IdMapping::Host {
-        // Another removal may be finishing the same tree (`box rm` finishes what
-        // interrupted removals left): gone is gone, whoever removed what.
+        // As `remove_tree`, keeping the error.
         return match std::fs::remove_dir_all(dir) {
             Err(_) if !dir.exists() => Ok(()),
             r => r,
@@ -586,13 +592,7 @@ pub fn remove_as_container(
                 Some(ns) => userns::join(ns).is_ok(),
                 None => userns::enter(idmap).is_ok(),
             };
-            sys::exit_child(
-                if entered && (std::fs::remove_dir_all(dir).is_ok() || !dir.exists()) {
-                    0
-                } else {
-                    1
-                },
-            )
+            sys::exit_child(if entered && remove_tree(dir) { 0 } else { 1 })
         }
         sys::Forked::Parent { child } => match nix::sys::wait::waitpid(child, None) {
             Ok(nix::sys::wait::WaitStatus::Exited(_, 0)) => Ok(()),

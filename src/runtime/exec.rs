@@ -27,7 +27,7 @@ use std::os::fd::OwnedFd;
 use std::os::unix::fs::MetadataExt;
 
 use nix::sched::CloneFlags;
-use nix::sys::signal::{SigSet, SigmaskHow, Signal};
+use nix::sys::signal::{SigSet, Signal};
 use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::Pid;
 use thiserror::Error;
@@ -285,7 +285,7 @@ fn process(
     req: &Request,
     console: Option<OwnedFd>,
 ) -> Result<Infallible, InitError> {
-    let _ = nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
+    sys::unblock_all_signals();
     sys::default_signal_actions();
     let Some(mnt) = target.get("mnt") else {
         return Err(InitError::Security(

@@ -70,11 +70,7 @@ pub(crate) fn step<T, E: Into<std::io::Error>>(
 pub fn run(spec: &ContainerSpec, go: OwnedFd, report: OwnedFd, console: Option<OwnedFd>) -> ! {
     // The shim blocks signals it handles; the container starts with none blocked or
     // ignored.
-    let _ = nix::sys::signal::sigprocmask(
-        nix::sys::signal::SigmaskHow::SIG_SETMASK,
-        Some(&nix::sys::signal::SigSet::empty()),
-        None,
-    );
+    sys::unblock_all_signals();
     sys::default_signal_actions();
     let mut go = std::fs::File::from(go);
     let mut byte = [0u8; 1];

@@ -31,6 +31,29 @@ pub fn in_pid_namespace_of(pid: i32) -> Result<Vec<i32>, ProcsError> {
     Ok(pids)
 }
 
+/// A process's parent, from `/proc/PID/stat`.
+pub fn parent_of(pid: i32) -> Option<i32> {
+    stat_after_name(pid)?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
+/// Whether process `pid` exists and has not exited (a zombie has).
+pub fn living(pid: i32) -> bool {
+    stat_after_name(pid)
+        .and_then(|rest| rest.split_whitespace().next().map(str::to_string))
+        .is_some_and(|state| state != "Z" && state != "X")
+}
+
+/// The fields of `/proc/PID/stat` after the command name (state, parent, ...): the
+/// name is in parentheses and may hold spaces and parentheses itself.
+fn stat_after_name(pid: i32) -> Option<String> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    Some(stat[stat.rfind(')')? + 1..].to_string())
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -57,6 +57,16 @@ pub fn exit_child(code: i32) -> ! {
     unsafe { libc::_exit(code) }
 }
 
+/// Unblocks every signal: a shim blocks those it reads from its signalfd, and its
+/// children (a container's init, an exec, the network holder) inherit the mask.
+pub fn unblock_all_signals() {
+    let _ = nix::sys::signal::sigprocmask(
+        nix::sys::signal::SigmaskHow::SIG_SETMASK,
+        Some(&nix::sys::signal::SigSet::empty()),
+        None,
+    );
+}
+
 /// Puts every signal back to its default action, for a process about to exec a
 /// container's command: an ignored signal stays ignored across execve, and Rust's
 /// runtime ignores SIGPIPE in box itself, which `yes | head` in a container must not

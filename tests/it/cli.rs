@@ -4,10 +4,6 @@
 
 use crate::harness::*;
 
-fn bb() -> String {
-    image("busybox")
-}
-
 /// `box ARGS` fails with exit 125 and exactly these lines on stderr, nothing on stdout.
 fn says(sb: &Sandbox, args: &[&str], stderr: &[&str]) {
     let out = sb.run(args);

@@ -7,10 +7,6 @@ use std::process::{Command, Stdio};
 
 use crate::harness::*;
 
-fn bb() -> String {
-    image("busybox")
-}
-
 /// A checked-in completion script, copied where the test user can read it.
 fn script(sb: &Sandbox, name: &str) -> PathBuf {
     let src = Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -10,10 +10,6 @@ use std::time::{Duration, Instant};
 
 use crate::harness::*;
 
-fn bb() -> String {
-    image("busybox")
-}
-
 /// What the test containers are made of: a tree, a symlink to `/` and one to a fake
 /// `/etc/shadow`, which a path resolved on the host would miss.
 const SETUP: &str = "mkdir -p /data/sub && echo one > /data/a.txt && echo two > /data/sub/b.txt \

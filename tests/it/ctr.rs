@@ -8,10 +8,6 @@ use serde_json::Value;
 
 use crate::harness::*;
 
-pub fn bb() -> String {
-    image("busybox")
-}
-
 /// `box run -d [FLAGS] busybox sh -c SCRIPT`, returning the full id.
 pub fn detached(sb: &Sandbox, flags: &[&str], script: &str) -> String {
     let img = bb();

@@ -7,10 +7,6 @@ use std::time::{Duration, Instant};
 use crate::harness::*;
 use crate::term::Session;
 
-fn bb() -> String {
-    image("busybox")
-}
-
 /// `box run -d --name NAME [FLAGS] busybox sh -c SCRIPT`.
 fn detached(sb: &Sandbox, name: &str, flags: &[&str], script: &str) {
     let img = bb();

@@ -5,21 +5,6 @@ use serde_json::Value;
 
 use crate::harness::*;
 
-fn bb() -> String {
-    image("busybox")
-}
-
-/// Go's `time.Time.String()` in UTC: "2026-11-23 11:00:00 +0000 UTC".
-fn is_go_time(s: &str) -> bool {
-    let b = s.as_bytes();
-    s.len() == 29
-        && s.ends_with(" +0000 UTC")
-        && b[4] == b'-'
-        && b[10] == b' '
-        && b[13] == b':'
-        && s[..4].bytes().all(|c| c.is_ascii_digit())
-}
-
 /// `box ARGS` printing one JSON object per line.
 fn json_lines(sb: &Sandbox, args: &[&str]) -> Vec<Value> {
     sb.ok(args)

@@ -51,6 +51,24 @@ pub fn image(name: &str) -> String {
     format!("{}/{name}", registry())
 }
 
+/// The busybox fixture, the image most tests run.
+pub fn bb() -> String {
+    image("busybox")
+}
+
+/// Go's `time.Time.String()` in UTC, as Docker prints times: "2026-11-23 11:00:00 +0000 UTC".
+pub fn is_go_time(s: &str) -> bool {
+    let b = s.as_bytes();
+    s.len() == 29
+        && s.ends_with(" +0000 UTC")
+        && [4, 7].iter().all(|&i| b[i] == b'-')
+        && b[10] == b' '
+        && [13, 16].iter().all(|&i| b[i] == b':')
+        && s[..19]
+            .chars()
+            .all(|c| c.is_ascii_digit() || "-: ".contains(c))
+}
+
 /// What `tests/fixtures/build.py` pushed: digests of manifests, configs and layers.
 pub fn fixture(name: &str) -> &'static Value {
     static ALL: OnceLock<Value> = OnceLock::new();

@@ -8,10 +8,6 @@ use serde_json::{json, Value};
 use crate::harness::*;
 use crate::inspect::{every_field_renders, human};
 
-fn bb() -> String {
-    image("busybox")
-}
-
 #[test]
 fn image_inspect_fields() {
     let sb = Sandbox::new(User::NoSub);

@@ -8,10 +8,6 @@ use serde_json::{json, Value};
 
 use crate::harness::*;
 
-fn bb() -> String {
-    image("busybox")
-}
-
 /// `box inspect ARGS NAME` as JSON: the one object.
 fn inspect(sb: &Sandbox, args: &[&str]) -> Value {
     let mut all = vec!["inspect"];

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use crate::harness::*;
 use crate::network::{
-    bb, fetch, free_port, helpers, host_address, pid_of, udp_ask, udp_echo, udp_echo_container,
+    fetch, free_port, helpers, host_address, pid_of, udp_ask, udp_echo, udp_echo_container,
 };
 
 /// The first of this user's twenty fixed host ports.

@@ -7,10 +7,6 @@ use std::process::Stdio;
 use crate::harness::*;
 use crate::term::Session;
 
-fn bb() -> String {
-    image("busybox")
-}
-
 /// Output of `box run --rm busybox sh -c SCRIPT` with extra flags before the image.
 fn sh(sb: &Sandbox, flags: &[&str], script: &str) -> Out {
     let img = bb();

@@ -6,10 +6,6 @@ use std::time::{Duration, Instant};
 
 use crate::harness::*;
 
-fn bb() -> String {
-    image("busybox")
-}
-
 fn inspect(sb: &Sandbox, name: &str, format: &str) -> String {
     sb.ok(&["inspect", "-f", format, name])
         .stdout()
@@ -416,17 +412,4 @@ fn network_ls_format() {
     assert_eq!(ls(&["-q", "--format", "{{.Name}}"]), "fmt\nplain\n");
     sb.run(&["network", "ls", "--format", "{{.Nope}}"])
         .fails_with("can't evaluate field Nope");
-}
-
-/// `2026-11-23 11:00:00 +0000 UTC`.
-fn is_go_time(s: &str) -> bool {
-    let b = s.as_bytes();
-    s.len() == 29
-        && s.ends_with(" +0000 UTC")
-        && [4, 7].iter().all(|&i| b[i] == b'-')
-        && b[10] == b' '
-        && [13, 16].iter().all(|&i| b[i] == b':')
-        && s[..19]
-            .chars()
-            .all(|c| c.is_ascii_digit() || "-: ".contains(c))
 }

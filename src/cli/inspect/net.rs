@@ -13,9 +13,6 @@ use boxc::container::{State, Status};
 use boxc::network::helper;
 use boxc::runtime::spec::{ContainerSpec, Network};
 
-/// slirp4netns's address for the container in its default 10.0.2.0/24.
-const SLIRP_ADDRESS: &str = "10.0.2.100";
-
 /// One endpoint's address, as Docker shows it.
 #[derive(Default)]
 struct Address {
@@ -50,7 +47,7 @@ pub fn settings(spec: &ContainerSpec, st: &State) -> Value {
         "IPPrefixLen": default.prefix,
         "IPv6Gateway": "",
         "MacAddress": default.mac,
-        "Networks": networks(spec, running),
+        "Networks": networks(spec, running, &default),
     })
 }
 
@@ -74,13 +71,17 @@ fn ports(spec: &ContainerSpec) -> Value {
 fn default_address(mode: Network) -> Address {
     match mode {
         Network::Slirp4netns => Address {
-            ip: SLIRP_ADDRESS.into(),
+            ip: helper::SLIRP_ADDRESS.into(),
             prefix: 24,
             gateway: helper::SLIRP_GATEWAY.into(),
             mac: String::new(),
         },
         Network::Pasta => {
-            let (ip, prefix) = host_address().unwrap_or((Ipv4Addr::UNSPECIFIED, 0));
+            let route = helper::default_route();
+            let (ip, prefix) = route
+                .as_ref()
+                .and_then(|(iface, _)| host_address(iface))
+                .unwrap_or((Ipv4Addr::UNSPECIFIED, 0));
             Address {
                 ip: if prefix == 0 {
                     String::new()
@@ -88,9 +89,7 @@ fn default_address(mode: Network) -> Address {
                     ip.to_string()
                 },
                 prefix,
-                gateway: helper::host_gateway()
-                    .map(|g| g.to_string())
-                    .unwrap_or_default(),
+                gateway: route.map(|(_, g)| g.to_string()).unwrap_or_default(),
                 mac: String::new(),
             }
         }
@@ -98,13 +97,8 @@ fn default_address(mode: Network) -> Address {
     }
 }
 
-/// The host's IPv4 address and prefix on the interface of its default route.
-fn host_address() -> Option<(Ipv4Addr, u8)> {
-    let routes = std::fs::read_to_string("/proc/net/route").ok()?;
-    let iface = routes.lines().skip(1).find_map(|l| {
-        let f: Vec<&str> = l.split_whitespace().collect();
-        (f.len() > 2 && f[1] == "00000000").then(|| f[0].to_string())
-    })?;
+/// The host's IPv4 address and prefix on `iface` (that of its default route).
+fn host_address(iface: &str) -> Option<(Ipv4Addr, u8)> {
     nix::ifaddrs::getifaddrs().ok()?.find_map(|a| {
         if a.interface_name != iface {
             return None;
@@ -116,7 +110,8 @@ fn host_address() -> Option<(Ipv4Addr, u8)> {
 }
 
 /// Docker's endpoint settings, one per network.
-fn networks(spec: &ContainerSpec, running: bool) -> Value {
+/// `default` is the address on the container's own network (see [`settings`]).
+fn networks(spec: &ContainerSpec, running: bool, default: &Address) -> Value {
     let short = &spec.id[..12];
     let mut map = Map::new();
     for a in &spec.networks {
@@ -160,14 +155,9 @@ fn networks(spec: &ContainerSpec, running: bool) -> Value {
         );
     }
     if spec.networks.is_empty() && spec.net_container.is_none() {
-        let addr = if running {
-            default_address(spec.network)
-        } else {
-            Address::default()
-        };
         map.insert(
             spec.network.as_str().to_string(),
-            endpoint(&addr, "", Value::Null, Value::Null, Value::Null),
+            endpoint(default, "", Value::Null, Value::Null, Value::Null),
         );
     }
     Value::Object(map)

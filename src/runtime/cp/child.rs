@@ -50,7 +50,7 @@ impl Way {
         // The pid is the container's only while its shim has not reaped it: checked
         // after opening, so the namespaces held are the container's.
         if let Some(shim) = shim {
-            if parent_pid(pid) != Some(shim) {
+            if crate::runtime::procs::parent_of(pid) != Some(shim) {
                 return Err(enter_err("its first process")(io::Error::other(
                     "the process has ended",
                 )));
@@ -58,13 +58,6 @@ impl Way {
         }
         Ok(Way::Join { user, mnt })
     }
-}
-
-fn parent_pid(pid: i32) -> Option<i32> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // "PID (COMM) STATE PPID ...": COMM may hold spaces and parentheses.
-    let rest = &stat[stat.rfind(')')? + 1..];
-    rest.split_whitespace().nth(1)?.parse().ok()
 }
 
 /// In the child: moves into the container's view of the filesystem.

@@ -3,7 +3,7 @@
 //! and `--network none` leaves loopback only. Nothing about the host's own services,
 //! which are `host`'s.
 
-use super::{bb, debian, helpers};
+use super::{debian, helpers};
 use crate::harness::*;
 
 /// Egress and DNS, on each helper: names resolve through the helper, and the

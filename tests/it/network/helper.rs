@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::{bb, free_port, helpers};
+use super::{free_port, helpers};
 use crate::harness::*;
 
 /// `box info` names the helper a container gets by default: pasta when installed

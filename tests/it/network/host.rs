@@ -2,7 +2,7 @@
 //! `--add-host NAME:host-gateway` asks, `--add-host` lines, and `--network host`
 //! with the host's own interfaces and loopback.
 
-use super::{bb, helpers, host_service};
+use super::{helpers, host_service};
 use crate::harness::*;
 
 /// The host's own loopback services are out of reach unless `--add-host

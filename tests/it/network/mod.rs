@@ -21,10 +21,6 @@ use std::time::{Duration, Instant};
 
 use crate::harness::*;
 
-pub fn bb() -> String {
-    image("busybox")
-}
-
 pub fn debian() -> String {
     if !debian_available() {
         panic!("the Debian fixture is missing: tests/run.sh builds it with mmdebstrap");
